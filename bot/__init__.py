@@ -1,0 +1,43 @@
+"""Puntada: an SMS and WhatsApp bot for embroidery cooperatives' export orders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+from sqlalchemy import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from bot.config import Settings
+from bot.db import make_engine
+
+MAX_REQUEST_BYTES = 64 * 1024  # Twilio's largest form (1,600 characters and media) is far below
+
+
+@dataclass(frozen=True)
+class Puntada:
+    """What the app holds for the lifetime of a process."""
+
+    settings: Settings
+    engine: Engine
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app and its command line from settings (by default, the environment)."""
+    settings = (settings or Settings.from_env()).with_secret_key()
+    app = Flask(__name__, template_folder="../templates/web")
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    # Twilio reaches us through a proxy in production; its headers give the URL it signed.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+    app.extensions["puntada"] = Puntada(settings=settings, engine=make_engine(settings.database_url))
+
+    from bot import cli, webhook
+
+    app.register_blueprint(webhook.blueprint)
+    cli.register(app)
+    return app
+
+
+def puntada() -> Puntada:
+    """The running app's settings and engine."""
+    return current_app.extensions["puntada"]

@@ -1,0 +1,97 @@
+"""Settings, read once from the environment with strict parsing."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import phonenumbers
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+BACKENDS = ("twilio", "console")
+
+
+class ConfigError(ValueError):
+    """A setting in the environment cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite:///{INSTANCE / 'puntada.db'}"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
+    twilio_messaging_service_sid: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    public_base_url: str = ""
+    messaging_backend: str = "console"
+    secret_key: str = field(default="", repr=False)
+    default_region: str = "BO"
+    twilio_max_mps: int = 10
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment, raising ConfigError on a bad value."""
+        env = os.environ if env is None else env
+        sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
+        token = env.get("TWILIO_AUTH_TOKEN", "").strip()
+        backend = env.get("MESSAGING_BACKEND", "").strip().lower()
+        if not backend:
+            backend = "twilio" if sid and token else "console"
+        if backend not in BACKENDS:
+            raise ConfigError(f"MESSAGING_BACKEND must be one of {', '.join(BACKENDS)}")
+        return cls(
+            database_url=env.get("DATABASE_URL", "").strip() or cls.database_url,
+            twilio_account_sid=sid,
+            twilio_auth_token=token,
+            twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID", "").strip(),
+            twilio_api_base_url=_url(env, "TWILIO_API_BASE_URL", cls.twilio_api_base_url),
+            public_base_url=_url(env, "PUBLIC_BASE_URL", ""),
+            messaging_backend=backend,
+            secret_key=env.get("SECRET_KEY", "").strip(),
+            default_region=_region(env.get("DEFAULT_REGION", "BO")),
+            twilio_max_mps=_int(env, "TWILIO_MAX_MPS", 10, low=1),
+            host=env.get("HOST", "").strip() or "127.0.0.1",
+            port=_int(env, "PORT", 8000, low=1, high=65535),
+        )
+
+    def with_secret_key(self, instance: Path = INSTANCE) -> Settings:
+        """Return settings whose secret key is set, generating one kept in instance/."""
+        if self.secret_key:
+            return self
+        path = instance / "secret_key"
+        if not path.exists():
+            instance.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return replace(self, secret_key=path.read_text().strip())
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip().rstrip("/")
+    if not value:
+        return default
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must start with http:// or https://")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int = 10**6) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _region(raw: str) -> str:
+    region = raw.strip().upper() or "BO"
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"DEFAULT_REGION {raw!r} is not a country code such as BO")
+    return region

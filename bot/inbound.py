@@ -1,0 +1,122 @@
+"""The one path every inbound message takes: webhook, `puntada say` and the simulator."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+import handlers
+from bot import store
+from bot.db import unit_of_work
+from bot.models import Channel, Cooperative, InboundMessage, utcnow
+from bot.parsing import parse
+from bot.phones import BadPhone, mask, split_address, to_e164
+from bot.render import render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message as Twilio posts it."""
+
+    sid: str
+    sender: str  # Twilio's From: '+591…' or 'whatsapp:+591…'
+    recipient: str  # Twilio's To
+    body: str
+    at: datetime | None = None  # aware; None means now
+
+
+def receive(engine: Engine, message: Inbound) -> str:
+    """Record and answer one message, exactly once per MessageSid; returns the reply."""
+    try:
+        with unit_of_work(engine) as session:
+            row = _claim(session, message)
+            reply = _answer(session, row, message)
+            row.reply = reply
+        log.info(
+            "inbound %s from %s: %s", message.sid, mask(message.sender), row.intent or "?"
+        )
+        return reply
+    except IntegrityError:
+        # The same MessageSid again (Twilio retries, or two copies at once): the unique
+        # index kept the first; answer as the first was answered and record nothing.
+        reply = _earlier_reply(engine, message.sid)
+        if reply is None:
+            raise
+        log.info("inbound %s repeated; first reply returned", message.sid)
+        return reply
+
+
+def _claim(session: Session, message: Inbound) -> InboundMessage:
+    sender, channel = split_address(message.sender)
+    recipient, _ = split_address(message.recipient)
+    row = InboundMessage(
+        message_sid=message.sid,
+        sender=sender,
+        recipient=recipient,
+        channel=channel,
+        body=message.body,
+        received_at=message.at or utcnow(),
+    )
+    session.add(row)
+    session.flush()  # the unique MessageSid is enforced here, before anything else is written
+    return row
+
+
+def _earlier_reply(engine: Engine, sid: str) -> str | None:
+    with Session(engine) as session:
+        query = select(InboundMessage.reply).where(InboundMessage.message_sid == sid)
+        return session.scalars(query).first()
+
+
+def _answer(session: Session, row: InboundMessage, message: Inbound) -> str:
+    cooperative = store.cooperative_by_number(session=session, number=row.recipient)
+    if cooperative is None:
+        row.intent, row.understood = "wrong_number", False
+        return render("wrong_number", "es")
+    row.cooperative_id = cooperative.id
+    phone = _phone(row.sender, cooperative)
+    member = phone and store.member_by_phone(
+        session=session, cooperative_id=cooperative.id, phone=phone
+    )
+    contacts = [] if member or not phone else store.contacts_by_phone(session=session, phone=phone)
+    if not member and not contacts:
+        row.intent, row.understood = "unknown_sender", False
+        return render("unknown_sender", cooperative.language, coop=cooperative.name)
+    if member:
+        row.member_id = member.id
+        if row.channel == Channel.WHATSAPP:
+            member.last_inbound_at = row.received_at
+    context = handlers.Context(
+        session=session,
+        cooperative=cooperative,
+        member=member or None,
+        contacts=contacts,
+        inbound=row,
+        now=row.received_at,
+        today=local_date(row.received_at, cooperative),
+    )
+    intent = parse(message.body, [o.code for o in context.active_orders()])
+    reply = handlers.dispatch(context, intent)
+    row.intent = str(reply.intent or intent.kind)
+    row.understood = reply.understood
+    return render(reply.template, context.language(), **reply.values)
+
+
+def _phone(sender: str, cooperative: Cooperative) -> str:
+    try:
+        return to_e164(sender, cooperative.country)
+    except BadPhone:
+        return ""
+
+
+def local_date(at: datetime, cooperative: Cooperative) -> date:
+    """The cooperative's calendar day at the UTC moment `at`."""
+    return at.astimezone(ZoneInfo(cooperative.timezone)).date()

@@ -1,0 +1,177 @@
+"""The tables. Times are aware UTC datetimes; each report also keeps its local date."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+class Role(StrEnum):
+    EMBROIDERER = "embroiderer"
+    COORDINATOR = "coordinator"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+class ReportStatus(StrEnum):
+    ACCEPTED = "accepted"
+    HELD = "held"  # above the plausibility limit, waiting for her "si"
+    CANCELLED = "cancelled"
+
+
+class OrderStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Cooperative(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=120)
+    sms_number: str = Field(unique=True, max_length=20)
+    whatsapp_number: str = Field(index=True, max_length=20)
+    country: str = Field(default="BO", max_length=2)
+    timezone: str = Field(default="America/La_Paz", max_length=64)
+    language: str = Field(default="es", max_length=2)
+    reminder_time: str = Field(default="17:00", max_length=5)
+    digest_time: str = Field(default="19:00", max_length=5)
+    quiet_start: str = Field(default="21:00", max_length=5)
+    quiet_end: str = Field(default="08:00", max_length=5)
+    working_days: str = Field(default="mon,tue,wed,thu,fri,sat", max_length=27)
+    plausible_max: int = 300
+    flood_limit: int = 60
+    whatsapp_templates: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=lambda: utcnow())
+
+
+class Member(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("cooperative_id", "phone"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
+    name: str = Field(max_length=120)
+    phone: str = Field(index=True, max_length=20)  # E.164
+    role: str = Field(default=Role.EMBROIDERER, max_length=12)
+    language: str = Field(default="es", max_length=2)
+    channel: str = Field(default=Channel.SMS, max_length=8)
+    opted_out: bool = False
+    active: bool = True
+    last_inbound_at: datetime | None = None
+    created_at: datetime = Field(default_factory=lambda: utcnow())
+
+
+class Buyer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=120)
+    language: str = Field(default="es", max_length=2)
+
+
+class BuyerContact(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("buyer_id", "phone"),)
+    id: int | None = Field(default=None, primary_key=True)
+    buyer_id: int = Field(foreign_key="buyer.id", index=True)
+    phone: str = Field(index=True, max_length=20)  # E.164
+    language: str = Field(default="es", max_length=2)
+    opted_out: bool = False
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"  # "order" is an SQL keyword
+    __table_args__ = (
+        # A code names one active order; closed orders free it for next month's order.
+        Index(
+            "uq_orders_active_code",
+            "cooperative_id",
+            "code",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
+    buyer_id: int = Field(foreign_key="buyer.id", index=True)
+    code: str = Field(max_length=3)
+    item: str = Field(max_length=200)
+    quantity: int
+    due_date: date
+    piece_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 2)))
+    assign_all: bool = False
+    status: str = Field(default=OrderStatus.ACTIVE, max_length=8)
+    done: int = 0  # running total of accepted reports, kept in the same transaction
+    created_at: datetime = Field(default_factory=lambda: utcnow())
+    closed_at: datetime | None = None
+
+
+class Assignment(SQLModel, table=True):
+    order_id: int = Field(foreign_key="orders.id", primary_key=True)
+    member_id: int = Field(foreign_key="member.id", primary_key=True, index=True)
+
+
+class InboundMessage(SQLModel, table=True):
+    __tablename__ = "inbound_message"
+    id: int | None = Field(default=None, primary_key=True)
+    message_sid: str = Field(unique=True, max_length=64)
+    cooperative_id: int | None = Field(default=None, foreign_key="cooperative.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    sender: str = Field(max_length=64)  # E.164 where it parses, else as Twilio sent it
+    recipient: str = Field(max_length=64)
+    channel: str = Field(default=Channel.SMS, max_length=8)
+    body: str = ""
+    intent: str = Field(default="", max_length=16)  # what the bot made of it
+    understood: bool = True
+    handled: bool = False  # a coordinator dealt with a message the bot did not understand
+    reply: str = ""
+    received_at: datetime = Field(default_factory=lambda: utcnow(), index=True)
+
+
+class Report(SQLModel, table=True):
+    __table_args__ = (Index("ix_report_member_day", "member_id", "local_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    pieces: int
+    status: str = Field(default=ReportStatus.ACCEPTED, max_length=10)
+    at: datetime  # UTC
+    local_date: date  # the cooperative's calendar day of `at`
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id", index=True)
+    recorded_by_id: int | None = Field(default=None, foreign_key="member.id")
+    replaces_id: int | None = Field(default=None, foreign_key="report.id")
+    source: str = Field(default="sms", max_length=12)  # sms, whatsapp, coordinator, cli
+
+
+class Outbox(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)  # recipient, kind, day or order: sent once
+    cooperative_id: int | None = Field(default=None, foreign_key="cooperative.id", index=True)
+    recipient: str = Field(max_length=64)  # E.164
+    channel: str = Field(default=Channel.SMS, max_length=8)
+    kind: str = Field(max_length=20)
+    body: str
+    status: str = Field(default=OutboxStatus.QUEUED, max_length=10, index=True)
+    attempts: int = 0
+    not_before: datetime | None = None
+    twilio_sid: str | None = Field(default=None, max_length=64, index=True)
+    error_code: str | None = Field(default=None, max_length=16)
+    error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=lambda: utcnow())
+    sent_at: datetime | None = None
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, the form every stored time takes."""
+    return datetime.now(UTC)

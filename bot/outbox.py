@@ -1,0 +1,61 @@
+"""The outbox: every message that is not a webhook reply is stored here before it is sent."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from bot.models import Member, Outbox, OutboxStatus, utcnow
+from bot.render import render
+
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def queue(
+    *,
+    session: Session,
+    key: str,
+    recipient: str,
+    body: str,
+    kind: str,
+    channel: str = "sms",
+    cooperative_id: int | None = None,
+) -> bool:
+    """Queue one message under a unique key; False when that key was queued before."""
+    insert = _INSERTS[session.get_bind().dialect.name](Outbox)
+    statement = insert.values(
+        key=key,
+        cooperative_id=cooperative_id,
+        recipient=recipient,
+        channel=channel,
+        kind=kind,
+        body=body,
+        status=OutboxStatus.QUEUED,
+        attempts=0,
+        created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["key"])
+    return session.execute(statement.returning(Outbox.id)).first() is not None
+
+
+def queue_for_member(
+    *, session: Session, member: Member, key: str, kind: str, template: str, **values
+) -> bool:
+    """Queue a message to a member, rendered in her language, on her channel."""
+    return queue(
+        session=session,
+        key=key,
+        recipient=member.phone,
+        body=render(template, member.language, **values),
+        kind=kind,
+        channel=member.channel,
+        cooperative_id=member.cooperative_id,
+    )
+
+
+def messages(*, session: Session, status: str | None = None) -> list[Outbox]:
+    """The outbox, oldest first, optionally of one status."""
+    query = select(Outbox)
+    if status:
+        query = query.where(Outbox.status == status)
+    return list(session.scalars(query.order_by(Outbox.id)))

@@ -1,0 +1,72 @@
+"""Twilio's side of the web app: inbound messages, and the health check."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import text
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot import puntada
+from bot.inbound import Inbound, receive
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("webhook", __name__)
+
+
+@blueprint.post("/twilio/messages")
+def messages() -> Response:
+    """Record and answer one inbound SMS or WhatsApp message, as TwiML."""
+    if not _signed():
+        log.warning("inbound message refused: bad or missing X-Twilio-Signature")
+        return _plain("invalid signature", 403)
+    form = request.form
+    sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
+    sender, recipient = form.get("From", ""), form.get("To", "")
+    if not (sid and sender and recipient):
+        return _plain("MessageSid, From and To are required", 400)
+    reply = receive(puntada().engine, Inbound(sid, sender, recipient, form.get("Body", "")))
+    twiml = MessagingResponse()
+    twiml.message(reply)
+    return Response(str(twiml), mimetype="text/xml")
+
+
+@blueprint.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """200 when the database answers, 503 when it does not."""
+    try:
+        with puntada().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database means "not healthy"
+        log.exception("health check: database unreachable")
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok"), 200
+
+
+def _signed() -> bool:
+    token = puntada().settings.twilio_auth_token
+    if not token:
+        return True
+    signature = request.headers.get("X-Twilio-Signature", "")
+    return bool(signature) and _validator(token).validate(_signed_url(), request.form, signature)
+
+
+@cache
+def _validator(token: str) -> RequestValidator:
+    return RequestValidator(token)
+
+
+def _signed_url() -> str:
+    """The URL Twilio signed: the public origin when configured, else what we were called at."""
+    base = puntada().settings.public_base_url
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def _plain(message: str, status: int) -> Response:
+    return Response(message + "\n", status=status, mimetype="text/plain")

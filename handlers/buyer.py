@@ -1,0 +1,29 @@
+"""Buyer contacts: 'estado' shows their own orders at this cooperative, nothing else."""
+
+from __future__ import annotations
+
+from bot.parsing import Intent
+from handlers.context import Context, Reply, progress, puzzled, reply, standing
+
+
+def status(context: Context, intent: Intent) -> Reply:
+    """Progress of this buyer's active orders at the cooperative written to."""
+    buyer_ids = {contact.buyer_id for contact in context.contacts}
+    lines = []
+    for order in context.active_orders():
+        if order.buyer_id not in buyer_ids:
+            continue
+        at_risk = standing(context, order).at_risk
+        lines.append({**progress(order), "item": order.item, "due": order.due_date,
+                      "at_risk": at_risk})
+    return reply("buyer_status", coop=context.cooperative.name, orders=lines)
+
+
+def help(context: Context, intent: Intent) -> Reply:
+    """What a buyer contact can ask."""
+    return reply("help_buyer")
+
+
+def not_understood(context: Context, intent: Intent) -> Reply:
+    """Anything else from a buyer contact: the same help, kept for the coordinator."""
+    return puzzled("help_buyer")

@@ -1,0 +1,34 @@
+"""Her answer to "are you sure?": 'si' / 'no'."""
+
+from __future__ import annotations
+
+from bot import store
+from bot.models import Order
+from bot.parsing import Intent
+from handlers.context import Context, Reply, first_name, puzzled, reply
+from handlers.report import held_reports, recorded
+
+
+def confirm(context: Context, intent: Intent) -> Reply:
+    """Accept the large report she was asked about."""
+    held = held_reports(context, context.member)
+    if not held:
+        return puzzled("nothing_to_confirm")
+    lines = []
+    for report in held:
+        order = context.session.get(Order, report.order_id)
+        store.accept(session=context.session, report=report, order=order)
+        lines.append((report.pieces, order))
+    return recorded(context, context.member, lines)
+
+
+def reject(context: Context, intent: Intent) -> Reply:
+    """Drop the large report she was asked about."""
+    held = held_reports(context, context.member)
+    if not held:
+        return puzzled("nothing_to_confirm")
+    for report in held:
+        store.cancel(
+            session=context.session, report=report, order=context.session.get(Order, report.order_id)
+        )
+    return reply("rejected", name=first_name(context.member), pieces=sum(r.pieces for r in held))

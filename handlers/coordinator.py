@@ -1,0 +1,193 @@
+"""Coordinators' commands: 'resumen', 'faltan', 'aviso', 'nueva', 'anotar'."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import timedelta
+
+from rapidfuzz import fuzz, process
+
+from bot import outbox, store
+from bot.models import Channel, Member, ReportStatus, Role
+from bot.parsing import Intent
+from bot.phones import BadPhone, to_e164
+from bot.progress import parse_working_days, working_days
+from handlers.context import Context, Reply, first_name, progress, puzzled, reply, standing
+from handlers.report import choose_order
+
+SILENT_WORKING_DAYS = 2
+MAX_NAMES = 12  # "faltan" lists this many names, then "and N more"
+
+
+def help(context: Context, intent: Intent) -> Reply:
+    """The coordinator's commands, with examples."""
+    return reply("help_coordinator")
+
+
+def summary(context: Context, intent: Intent) -> Reply:
+    """Progress and pace per active order, pieces today, silent members."""
+    days = parse_working_days(context.cooperative.working_days)
+    lines = [{**progress(o), "pace": standing(context, o)} for o in context.active_orders()]
+    today = store.pieces_on(
+        session=context.session, cooperative_id=context.cooperative.id, day=context.today
+    )
+    return reply(
+        "summary", day=context.today, today=today, orders=lines, silent=len(_silent(context, days))
+    )
+
+
+def _silent(context: Context, days) -> list[Member]:
+    """Embroiderers with work assigned who have not reported for 2+ working days."""
+    last = store.last_report_days(session=context.session, cooperative_id=context.cooperative.id)
+    silent = []
+    for member in _working_members(context):
+        since = last.get(member.id, member.created_at.date())
+        # Days strictly after the last report, up to yesterday: today is not over yet.
+        gap = working_days(since + timedelta(1), context.today - timedelta(1), days)
+        if gap >= SILENT_WORKING_DAYS:
+            silent.append(member)
+    return silent
+
+
+def _working_members(context: Context) -> list[Member]:
+    ids: set[int] = set()
+    for order in context.active_orders():
+        ids |= store.assigned_member_ids(session=context.session, order=order)
+    everyone = store.members(session=context.session, cooperative_id=context.cooperative.id)
+    return [m for m in everyone if m.id in ids]
+
+
+def missing(context: Context, intent: Intent) -> Reply:
+    """Who has work assigned and has not reported today."""
+    reported = store.reported_on(
+        session=context.session, cooperative_id=context.cooperative.id, day=context.today
+    )
+    names = [m.name for m in _working_members(context) if m.id not in reported]
+    return reply("missing", names=names[:MAX_NAMES], more=max(len(names) - MAX_NAMES, 0),
+                 count=len(names))
+
+
+def broadcast(context: Context, intent: Intent) -> Reply:
+    """Queue the text to every active member who has not opted out."""
+    sender = context.member
+    queued = 0
+    for member in store.members(session=context.session, cooperative_id=context.cooperative.id):
+        if member.id == sender.id or member.opted_out:
+            continue
+        queued += outbox.queue_for_member(
+            session=context.session,
+            member=member,
+            key=f"broadcast:{context.inbound.message_sid}:{member.id}",
+            kind="broadcast",
+            template="broadcast",
+            coop=context.cooperative.name,
+            text=intent.text,
+        )
+    return reply("broadcast_queued", count=queued)
+
+
+def add_member(context: Context, intent: Intent) -> Reply:
+    """Register a new embroiderer and welcome her."""
+    try:
+        phone = to_e164(intent.phone, context.cooperative.country)
+    except BadPhone:
+        return puzzled("bad_phone", phone=intent.phone)
+    existing = store.member_by_phone(
+        session=context.session, cooperative_id=context.cooperative.id, phone=phone
+    )
+    if existing is not None:
+        return puzzled("member_exists", name=existing.name, phone=phone)
+    member = Member(
+        cooperative_id=context.cooperative.id,
+        name=" ".join(intent.text.split())[:120],
+        phone=phone,
+        role=Role.EMBROIDERER,
+        language=context.cooperative.language,
+        channel=Channel.SMS,
+    )
+    context.session.add(member)
+    context.session.flush()
+    outbox.queue_for_member(
+        session=context.session,
+        member=member,
+        key=f"welcome:{member.id}",
+        kind="welcome",
+        template="welcome",
+        name=first_name(member),
+        coop=context.cooperative.name,
+    )
+    return reply("member_added", name=member.name, phone=phone)
+
+
+def record(context: Context, intent: Intent) -> Reply:
+    """Record pieces for a member who told the coordinator in person."""
+    found = find_member(context, intent.text)
+    if isinstance(found, Reply):
+        return found
+    item = intent.items[0]
+    assigned = store.assigned_orders(session=context.session, member=found)
+    order = choose_order(item.code, context.active_orders(), assigned)
+    if isinstance(order, list):
+        if not order:
+            return puzzled("no_orders")
+        return puzzled("which_order_for", name=found.name, codes=order, pieces=item.pieces)
+    store.record_report(
+        session=context.session,
+        member=found,
+        order=order,
+        pieces=item.pieces,
+        at=context.now,
+        local_date=context.today,
+        status=ReportStatus.ACCEPTED,
+        inbound_id=context.inbound.id if context.inbound else None,
+        source="coordinator",
+        recorded_by_id=context.member.id,
+    )
+    return reply(
+        "recorded_for",
+        name=found.name,
+        pieces=item.pieces,
+        month=context.month_total(found),
+        **progress(order),
+    )
+
+
+def find_member(context: Context, who: str) -> Member | Reply:
+    """The one member meant by a phone, a full name, a first name or a near spelling."""
+    cooperative = context.cooperative
+    everyone = store.members(session=context.session, cooperative_id=cooperative.id)
+    if any(ch.isdigit() for ch in who):
+        try:
+            phone = to_e164(who, cooperative.country)
+        except BadPhone:
+            return puzzled("bad_phone", phone=who)
+        matches = [m for m in everyone if m.phone == phone]
+    else:
+        matches = _by_name(everyone, who)
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        return puzzled("member_not_found", who=who)
+    return puzzled("member_ambiguous", names=[m.name for m in matches[:4]])
+
+
+def _by_name(everyone: list[Member], who: str) -> list[Member]:
+    wanted = _fold(who)
+    for match in (
+        lambda m: _fold(m.name) == wanted,
+        lambda m: _fold(m.name).startswith(wanted + " "),
+        lambda m: wanted in _fold(m.name).split(),
+    ):
+        found = [m for m in everyone if match(m)]
+        if found:
+            return found
+    names = {m.id: _fold(m.name) for m in everyone}
+    scored = process.extract(wanted, names, scorer=fuzz.token_set_ratio, score_cutoff=85)
+    best = max((score for _, score, _ in scored), default=0)
+    ids = {key for _, score, key in scored if score == best}
+    return [m for m in everyone if m.id in ids]
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())

@@ -1,0 +1,127 @@
+"""Fixtures: an app on a fresh database (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel
+
+from bot import create_app, puntada
+from bot.config import Settings
+from bot.migrate import upgrade
+from tests import factories
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> str:
+    """A SQLite file migrated once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "puntada.db"
+    upgrade(f"sqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, migrated once, dropped at the end."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    server = make_url(TEST_DATABASE_URL)
+    name = f"puntada_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> Iterator[str]:
+    """An empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "puntada.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    yield url
+    _truncate(url)
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(database_url=database_url, secret_key="test-secret", messaging_backend="console")
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    app.config.update(TESTING=True)
+    yield app
+    app.extensions["puntada"].engine.dispose()
+
+
+@pytest.fixture
+def signed_app(settings):
+    """The app with TWILIO_AUTH_TOKEN set: every webhook must be signed."""
+    app = create_app(replace(settings, twilio_auth_token="test-token", twilio_account_sid="AC" + "0" * 32))
+    app.config.update(TESTING=True)
+    yield app
+    app.extensions["puntada"].engine.dispose()
+
+
+@pytest.fixture
+def engine(app):
+    with app.app_context():
+        return puntada().engine
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(engine) -> Iterator[Session]:
+    """A session for looking at what was stored (expire_on_commit off, fresh reads)."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def club(engine):
+    """The story's club: a coordinator, three embroiderers, an exporter, order A for all."""
+    return factories.club(engine)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A Thursday evening in El Alto (2026-11-26 18:00 -04:00)."""
+    return datetime(2026, 11, 26, 22, 0, tzinfo=UTC)

@@ -1,0 +1,242 @@
+"""The embroiderers' story: a count texted, recorded once, answered in one SMS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.models import InboundMessage, Member, Report
+from tests import factories as f
+from tests.factories import ELENA, LIDIA, ROSA
+
+
+def test_rosa_reports_twenty_and_hears_her_month_and_the_order(engine, club, now):
+    reply = f.text(engine, ROSA, "hice 20", at=now)
+    assert reply == "Rosa, anoté 20 en el pedido A. Tu mes: 20. Pedido A: 20/15.000 (0 %)"
+    reply = f.text(engine, ROSA, "ya termine quince", at=now)
+    assert reply == "Rosa, anoté 15 en el pedido A. Tu mes: 35. Pedido A: 35/15.000 (0 %)"
+    assert f.reports(engine) == [("A", 20, "accepted"), ("A", 15, "accepted")]
+    assert f.done(engine, club.order.id) == 35
+
+
+def test_the_month_total_counts_only_this_month_on_the_club_clock(engine, club, now):
+    f.text(engine, ROSA, "100", at=now - timedelta(days=30))  # October 27th
+    f.text(engine, ROSA, "40", at=now - timedelta(days=1))
+    reply = f.text(engine, ROSA, "2", at=now)
+    assert reply == "Rosa, anoté 2 en el pedido A. Tu mes: 42. Pedido A: 142/15.000 (0 %)"
+
+
+def test_thousands_and_percent_are_formatted_for_spanish(engine, club, now):
+    f.text(engine, LIDIA, "anoto 1.500", at=now)  # not a plausible count: held
+    assert f.text(engine, LIDIA, "si", at=now) == (
+        "Lidia, anoté 1.500 en el pedido A. Tu mes: 1.500. Pedido A: 1.500/15.000 (10 %)"
+    )
+
+
+def test_elena_is_answered_in_english(engine, club, now):
+    assert f.text(engine, ELENA, "done 25 pieces", at=now) == (
+        "Elena, recorded 25 on order A. Your month: 25. Order A: 25/15,000 (0 %)"
+    )
+
+
+def test_with_two_orders_the_bot_asks_which_and_records_nothing(engine, club, now):
+    f.order(engine, club, code="MT", assign=ROSA)
+    reply = f.text(engine, ROSA, "20", at=now)
+    assert reply == (
+        "¿Para qué pedido? Manda la letra y el numero, por ejemplo: A 20. "
+        "Pedidos: A, MT. No anoté nada."
+    )
+    assert f.reports(engine) == []
+    inbound = f.count(engine, InboundMessage, InboundMessage.understood.is_(False))
+    assert inbound == 1
+
+
+def test_a_code_before_after_or_glued_chooses_the_order(engine, club, now):
+    mt = f.order(engine, club, code="MT", assign=ROSA)
+    assert f.text(engine, ROSA, "MT 5", at=now).startswith("Rosa, anoté 5 en el pedido MT.")
+    f.text(engine, ROSA, "20a", at=now)
+    f.text(engine, ROSA, "pedido A 7", at=now)
+    assert f.reports(engine) == [("MT", 5, "accepted"), ("A", 20, "accepted"), ("A", 7, "accepted")]
+    assert f.done(engine, mt.id) == 5
+
+
+def test_any_active_order_by_code_even_if_not_assigned(engine, club, now):
+    f.order(engine, club, code="MT", assign=ROSA)
+    assert f.text(engine, LIDIA, "mt 3", at=now).startswith("Lidia, anoté 3 en el pedido MT.")
+    # Lidia's only assigned order is A: a bare count goes there.
+    assert f.text(engine, LIDIA, "10", at=now).startswith("Lidia, anoté 10 en el pedido A.")
+
+
+def test_two_orders_in_one_message(engine, club, now):
+    f.order(engine, club, code="B", quantity=2_000, assign=ROSA)
+    reply = f.text(engine, ROSA, "A 10 B 5", at=now)
+    assert reply == (
+        "Rosa, anoté 10 en A, 5 en B. Tu mes: 15. "
+        "Pedido A: 10/15.000 (0 %). Pedido B: 5/2.000 (0 %)"
+    )
+    assert f.reports(engine) == [("A", 10, "accepted"), ("B", 5, "accepted")]
+
+
+def test_a_large_count_waits_for_her_si(engine, club, now):
+    reply = f.text(engine, ROSA, "500", at=now)
+    assert reply == "Rosa, ¿seguro que son 500 en A? Responde SI para anotar o NO para anular."
+    assert f.reports(engine) == [("A", 500, "held")]
+    assert f.done(engine, club.order.id) == 0
+    reply = f.text(engine, ROSA, "si", at=now)
+    assert reply == "Rosa, anoté 500 en el pedido A. Tu mes: 500. Pedido A: 500/15.000 (3 %)"
+    assert f.reports(engine) == [("A", 500, "accepted")]
+    assert f.done(engine, club.order.id) == 500
+
+
+def test_no_drops_the_large_count(engine, club, now):
+    f.text(engine, ROSA, "400", at=now)
+    reply = f.text(engine, ROSA, "no", at=now)
+    assert reply == "Rosa, no anoté las 400 piezas. Manda el numero correcto, por ejemplo: 20"
+    assert f.reports(engine) == [("A", 400, "cancelled")]
+    assert f.text(engine, ROSA, "si", at=now) == (
+        "No hay nada por confirmar. Para anotar piezas manda el numero, por ejemplo: 20"
+    )
+
+
+def test_a_si_a_day_later_confirms_nothing(engine, club, now):
+    f.text(engine, ROSA, "400", at=now)
+    reply = f.text(engine, ROSA, "si", at=now + timedelta(hours=25))
+    assert reply.startswith("No hay nada por confirmar.")
+    assert f.reports(engine) == [("A", 400, "held")]
+
+
+def test_correction_replaces_her_latest_report(engine, club, now):
+    f.text(engine, ROSA, "20", at=now)
+    reply = f.text(engine, ROSA, "corregir 18", at=now)
+    assert reply == (
+        "Rosa, corregido: 18 en vez de 20 en el pedido A. Tu mes: 18. Pedido A: 18/15.000 (0 %)"
+    )
+    assert f.reports(engine) == [("A", 20, "cancelled"), ("A", 18, "accepted")]
+    assert f.done(engine, club.order.id) == 18
+
+
+def test_a_large_correction_is_confirmed_before_it_replaces(engine, club, now):
+    f.text(engine, ROSA, "20", at=now)
+    assert f.text(engine, ROSA, "corrijo 350", at=now).startswith("Rosa, ¿seguro que son 350 en A?")
+    assert f.done(engine, club.order.id) == 20
+    f.text(engine, ROSA, "si", at=now)
+    assert f.reports(engine) == [("A", 20, "cancelled"), ("A", 350, "accepted")]
+    assert f.done(engine, club.order.id) == 350
+
+
+def test_nothing_to_correct(engine, club, now):
+    assert f.text(engine, ROSA, "fix 18", at=now) == (
+        "No tienes reportes para corregir. Para anotar piezas manda el numero, por ejemplo: 20"
+    )
+    assert f.reports(engine) == []
+
+
+def test_undo_cancels_her_latest_report(engine, club, now):
+    f.text(engine, ROSA, "20", at=now)
+    f.text(engine, ROSA, "12", at=now)
+    reply = f.text(engine, ROSA, "borrar", at=now)
+    assert reply == (
+        "Rosa, anulé tu ultimo reporte de 12 en el pedido A. Tu mes: 20. Pedido A: 20/15.000 (0 %)"
+    )
+    assert f.reports(engine) == [("A", 20, "accepted"), ("A", 12, "cancelled")]
+    f.text(engine, ROSA, "anular", at=now)
+    assert f.done(engine, club.order.id) == 0
+    assert f.text(engine, ROSA, "undo", at=now).startswith("No tienes reportes para anular.")
+
+
+def test_status_shows_her_month_today_and_the_order(engine, club, now):
+    f.text(engine, ROSA, "30", at=now - timedelta(days=2))
+    f.text(engine, ROSA, "12", at=now)
+    f.text(engine, LIDIA, "50", at=now)
+    assert f.text(engine, ROSA, "cuanto llevo?", at=now) == (
+        "Rosa, este mes llevas 42 piezas (hoy 12). Pedido A: 92/15.000 (0 %)"
+    )
+
+
+def test_help_and_a_message_the_bot_cannot_read(engine, club, now):
+    assert f.text(engine, ROSA, "ayuda", at=now) == (
+        "Manda cuantas piezas terminaste: 20. Corregir: corregir 18. Anular: borrar. "
+        "Tu total: total. Sin recordatorios: baja. English: idioma en"
+    )
+    reply = f.text(engine, ROSA, "hola buenas noches", at=now, sid="SM" + "7" * 32)
+    assert reply == (
+        "No entendi. Manda cuantas piezas terminaste, por ejemplo: 20 o A 20. "
+        "Tu total: total. Ayuda: ayuda"
+    )
+    stored = f.inbound(engine, "SM" + "7" * 32)
+    assert (stored.body, stored.understood, stored.reply) == ("hola buenas noches", False, reply)
+
+
+def test_several_counts_without_codes_are_not_guessed(engine, club, now):
+    reply = f.text(engine, ROSA, "hice 20 ayer y 10 hoy", at=now)
+    assert reply == "Manda un solo numero por pedido, por ejemplo: 20 o A 10 B 5. No anoté nada."
+    assert f.reports(engine) == []
+
+
+def test_stop_and_start(engine, club, now):
+    assert f.text(engine, ROSA, "baja", at=now) == (
+        "Listo, ya no te mandaremos recordatorios ni avisos. "
+        "Tus piezas se siguen anotando. Para volver manda ALTA."
+    )
+    assert f.get(engine, Member, club.rosa.id).opted_out is True
+    f.text(engine, ROSA, "alta", at=now)
+    assert f.get(engine, Member, club.rosa.id).opted_out is False
+
+
+def test_language_change_answers_in_the_new_language_from_then_on(engine, club, now):
+    assert f.text(engine, ROSA, "idioma en", at=now) == (
+        "OK, I will answer in English. Para espanol manda: espanol"
+    )
+    assert f.text(engine, ROSA, "20", at=now).startswith("Rosa, recorded 20 on order A.")
+    assert f.get(engine, Member, club.rosa.id).language == "en"
+
+
+def test_over_production_is_kept_and_shown(engine, club, now):
+    small = f.order(engine, club, code="S", quantity=100, assign=LIDIA)
+    f.text(engine, LIDIA, "S 90", at=now)
+    reply = f.text(engine, LIDIA, "S 30", at=now)
+    assert reply == "Lidia, anoté 30 en el pedido S. Tu mes: 120. Pedido S: 120/100 (120 %) completo!"
+    assert f.done(engine, small.id) == 120
+
+
+def test_a_closed_order_takes_no_more_reports(engine, club, now, runner):
+    result = runner.invoke(args=["order", "close", "--coop", "Bartolina Sisa", "A"])
+    assert result.exit_code == 0, result.output
+    assert f.text(engine, ROSA, "20", at=now) == (
+        "No hay pedidos activos ahora, no anoté nada. Tu coordinadora te avisara del proximo pedido."
+    )
+    assert f.count(engine, Report) == 0
+
+
+def test_an_unknown_sender_gets_a_polite_reply_and_the_message_is_kept(engine, club, now):
+    reply = f.text(engine, "+59179999999", "hice 20", at=now, sid="SM" + "1" * 32)
+    assert reply == (
+        "Hola. Tu numero no esta registrado en Bartolina Sisa. "
+        "Pide a tu coordinadora que te registre y luego manda tus piezas aqui."
+    )
+    stored = f.inbound(engine, "SM" + "1" * 32)
+    assert (stored.sender, stored.body, stored.intent) == ("+59179999999", "hice 20", "unknown_sender")
+    assert f.count(engine, Report) == 0
+
+
+def test_a_message_to_a_number_of_no_club_is_kept(engine, club, now):
+    reply = f.text(engine, ROSA, "20", at=now, to="+59162999999", sid="SM" + "2" * 32)
+    assert reply.startswith("Hola. Este numero no pertenece a ningun club")
+    assert f.inbound(engine, "SM" + "2" * 32).intent == "wrong_number"
+
+
+def test_a_deactivated_member_is_told_so(engine, club, now):
+    from bot.db import unit_of_work
+
+    with unit_of_work(engine) as s:
+        s.get(Member, club.rosa.id).active = False
+    assert f.text(engine, ROSA, "20", at=now) == (
+        "Hola. Tu numero ya no esta activo en Bartolina Sisa. Si es un error, habla con tu coordinadora."
+    )
+    assert f.count(engine, Report) == 0
+
+
+def test_whatsapp_and_sms_from_the_same_member_add_up(engine, club, now):
+    f.text(engine, "whatsapp:" + ROSA, "10", at=now, to="whatsapp:" + f.COOP_NUMBER)
+    reply = f.text(engine, ROSA, "5", at=now)
+    assert reply == "Rosa, anoté 5 en el pedido A. Tu mes: 15. Pedido A: 15/15.000 (0 %)"
+    assert f.get(engine, Member, club.rosa.id).last_inbound_at is not None
