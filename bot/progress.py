@@ -14,8 +14,8 @@ def parse_working_days(text: str) -> frozenset[int]:
     """'mon-sat' or 'mon,wed,fri' → weekday numbers (Monday is 0); ValueError if unreadable."""
     days: set[int] = set()
     for part in text.lower().replace(" ", "").split(","):
-        first, _, last = part.partition("-")
-        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
+        first, dash, last = part.partition("-")
+        if first not in DAY_NAMES or (dash and last not in DAY_NAMES):
             raise ValueError(f"{part!r} is not a day range like mon-sat")
         start, end = DAY_NAMES.index(first), DAY_NAMES.index(last or first)
         span = range(start, end + 1) if start <= end else [*range(start, 7), *range(0, end + 1)]

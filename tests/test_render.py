@@ -1,0 +1,101 @@
+"""Every reply fits what it costs: member replies in one GSM-7 segment with long real values."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.progress import Pace
+from bot.render import LANGUAGES, TEMPLATES, is_gsm7, number, render, segments
+
+LONG_NAME = "Maximiliana Guadalupe Mamani Quispe"  # the bot uses her first name
+FIRST = "Maximiliana"
+BIG = {"code": "MTX", "done": 149_999, "qty": 150_000}
+LONG = {
+    "recorded": dict(name=FIRST, items=[{"pieces": 99_999, **BIG}], month=999_999),
+    "recorded_two": dict(name=FIRST, items=[{"pieces": 300, **BIG}, {"pieces": 300, **BIG}],
+                         month=999_999),
+    "held": dict(name=FIRST, items=[{"code": "MTX", "pieces": 99_999}]),
+    "held_two": dict(name=FIRST, items=[{"code": "MTX", "pieces": 99_999}, {"code": "AB", "pieces": 9_999}]),
+    "which_order": dict(codes=["A", "B", "MT", "XYZ", "Q"], example=99_999),
+    "corrected": dict(name=FIRST, old=99_999, new=99_999, month=999_999, **BIG),
+    "undone": dict(name=FIRST, pieces=99_999, month=999_999, **BIG),
+    "rejected": dict(name=FIRST, pieces=99_999),
+    "status": dict(name=FIRST, month=999_999, today=99_999, orders=[BIG]),
+    "status_three": dict(name=FIRST, month=99_999, today=999, orders=[
+        {"code": "A", "done": 14_999, "qty": 15_000}, {"code": "MT", "done": 1_999, "qty": 2_000},
+        {"code": "B", "done": 2_999, "qty": 3_000}]),
+    "help": dict(codes=["A", "MT"]),
+    "unknown_sender": dict(coop="Club de Madres Bartolina Sisa"),
+    "inactive": dict(coop="Club de Madres Bartolina Sisa"),
+    "welcome": dict(name=FIRST, coop="Club de Madres Bartolina Sisa"),
+}
+MEMBER_TEMPLATES = {
+    "wrong_number", "unknown_sender", "inactive", "coordinator_only", "no_orders",
+    "nothing_to_correct", "nothing_to_undo", "nothing_to_confirm", "stopped", "started", "language",
+    "help", "welcome", "recorded", "held", "which_order", "corrected", "undone", "rejected", "status",
+}
+PROBLEMS = ["", "empty", "no_number", "several_numbers", "decimal", "zero", "too_big", "mixed_codes",
+            "missing_text", "missing_phone", "missing_count"]
+
+
+def _cases():
+    for name in sorted(MEMBER_TEMPLATES):
+        variants = [k for k in LONG if k == name or k.startswith(name + "_")] or [name]
+        for variant in variants:
+            for language in LANGUAGES:
+                yield pytest.param(name, LONG.get(variant, {}), language, id=f"{variant}-{language}")
+    for problem in PROBLEMS:
+        for language in LANGUAGES:
+            yield pytest.param("not_understood", {"problem": problem}, language,
+                               id=f"not_understood-{problem or 'other'}-{language}")
+
+
+@pytest.mark.parametrize("name, values, language", list(_cases()))
+def test_member_replies_fit_one_gsm7_segment(name, values, language):
+    text = render(name, language, **values)
+    assert is_gsm7(text), f"{text!r} would go out as UCS-2"
+    assert len(text) <= 160, f"{len(text)} characters: {text!r}"
+    assert segments(text) == 1
+
+
+def test_templates_exist_in_every_language():
+    names = {lang: {p.name for p in (TEMPLATES / "sms" / lang).glob("*.txt")} for lang in LANGUAGES}
+    assert names["es"] == names["en"]
+
+
+@pytest.mark.parametrize("path", sorted((TEMPLATES / "sms").glob("*/*.txt")), ids=lambda p: p.name)
+def test_sms_templates_avoid_characters_that_force_ucs2(path: Path):
+    text = path.read_text()
+    for ch in "áíóúÁÍÓÚ\u00a0“”’–—…":
+        assert ch not in text, f"{path.name} has {ch!r}"
+
+
+def test_coordinator_summary_stays_in_gsm7():
+    pace = Pace(done=9_200, quantity=15_000, remaining=5_800, percent=61, needed_per_day=290,
+                recent_per_day=310, projected=date(2026, 12, 14), at_risk=False)
+    text = render("summary", "es", day=date(2026, 11, 26), today=420, silent=3,
+                  orders=[{"code": "A", "done": 9_200, "qty": 15_000, "pace": pace}])
+    assert text == ("Resumen 26 nov. Hoy: 420 piezas. A: 9.200/15.000 (61 %), 290/dia necesario, "
+                    "ritmo 310/dia, fin 14 dic. Sin reportar 2+ dias: 3.")
+    assert is_gsm7(text)
+
+
+def test_names_and_notices_with_accents_are_sent_in_gsm7():
+    text = render("broadcast", "es", coop="Club Sofía", text="Reunión “mañana” – traigan hilo…")
+    assert text == 'Club Sofia: Reunion "mañana" - traigan hilo...'
+    assert is_gsm7(text)
+
+
+def test_numbers_are_formatted_per_language():
+    assert (number(15_000, "es"), number(15_000, "en"), number(999, "es")) == ("15.000", "15,000", "999")
+
+
+def test_segments_count_gsm7_and_ucs2():
+    assert segments("a" * 160) == 1
+    assert segments("a" * 161) == 2
+    assert segments("€" * 80) == 1  # extension characters take two septets
+    assert segments("á" * 70) == 1
+    assert segments("á" * 71) == 2
