@@ -14,10 +14,12 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 
 from bot import admin, puntada, store
+from bot.channels import Console
 from bot.config import ConfigError
 from bot.db import unit_of_work
 from bot.inbound import Inbound, local_date, receive
 from bot.models import Channel, Cooperative, Member, Order, Report, ReportStatus, utcnow
+from bot.outbox import send_queued
 from bot.phones import BadPhone, address_for, split_address, to_e164
 from handlers.report import choose_order
 
@@ -275,6 +277,9 @@ def say(sender, recipient, at, text) -> None:
     """Send one message through the whole inbound path and print the reply."""
     message = _checked(_inbound, sender=sender, recipient=recipient, at=at, text=text)
     click.echo(receive(puntada().engine, message))
+    if puntada().settings.messaging_backend == "console":
+        # What the message queued (a coordinator's notice, a welcome) is shown here too.
+        send_queued(puntada().engine, Console())
 
 
 def _inbound(*, session, sender, recipient, at, text) -> Inbound:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from bot.channels import Channel
+from bot.db import unit_of_work
 from bot.models import Member, Outbox, OutboxStatus, utcnow
 from bot.render import render
 
@@ -59,3 +61,19 @@ def messages(*, session: Session, status: str | None = None) -> list[Outbox]:
     if status:
         query = query.where(Outbox.status == status)
     return list(session.scalars(query.order_by(Outbox.id)))
+
+
+def send_queued(engine: Engine, channel: Channel, *, limit: int = 500) -> int:
+    """Send what is queued, oldest first; returns how many went out."""
+    with unit_of_work(engine) as session:
+        query = select(Outbox).where(Outbox.status == OutboxStatus.QUEUED)
+        batch = list(session.scalars(query.order_by(Outbox.id).limit(limit)))
+        for message in batch:  # claimed: another sender will not pick these up
+            message.status = OutboxStatus.SENDING
+            message.attempts += 1
+    for message in batch:
+        result = channel.send(message)
+        with unit_of_work(engine) as session:
+            row = session.get(Outbox, message.id)
+            row.status, row.twilio_sid, row.sent_at = result.status, result.sid, utcnow()
+    return len(batch)
