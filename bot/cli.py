@@ -12,6 +12,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot import admin, puntada, store
 from bot.channels import Console
@@ -65,6 +66,10 @@ def main() -> None:
     except ConfigError as error:
         click.echo(f"puntada: {error}", err=True)
         sys.exit(2)
+    except OperationalError as error:
+        reason = str(error.orig or error).strip().splitlines()[0]
+        click.echo(f"puntada: the database did not answer: {reason}", err=True)
+        sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -89,9 +94,14 @@ def _checked(function, **kwargs):
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Bring the schema up to date (Alembic)."""
+    from alembic.util import CommandError
+
     from bot.migrate import upgrade
 
-    upgrade(puntada().settings.database_url, revision)
+    try:
+        upgrade(puntada().settings.database_url, revision)
+    except CommandError as error:
+        raise _Fail(str(error)) from None
     click.echo(f"database at {revision}")
 
 

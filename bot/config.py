@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import phonenumbers
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -46,7 +48,7 @@ class Settings:
         if backend not in BACKENDS:
             raise ConfigError(f"MESSAGING_BACKEND must be one of {', '.join(BACKENDS)}")
         return cls(
-            database_url=env.get("DATABASE_URL", "").strip() or cls.database_url,
+            database_url=_database_url(env.get("DATABASE_URL", "").strip() or cls.database_url),
             twilio_account_sid=sid,
             twilio_auth_token=token,
             twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID", "").strip(),
@@ -70,6 +72,16 @@ class Settings:
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
         return replace(self, secret_key=path.read_text().strip())
+
+
+def _database_url(url: str) -> str:
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a database URL like sqlite:///instance/puntada.db") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"DATABASE_URL: {backend} is not supported; use sqlite or postgresql+psycopg")
+    return url
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

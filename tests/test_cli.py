@@ -264,3 +264,19 @@ def test_a_bad_environment_is_one_line_too(database_url):
                               capture_output=True, text=True, timeout=60)
     assert env_done.returncode == 2
     assert env_done.stderr == "puntada: PORT must be a whole number from 1 to 65535\n"
+
+
+def test_db_upgrade_is_idempotent_and_refuses_an_unknown_revision(runner):
+    assert ok(runner, "db", "upgrade") == "database at head\n"
+    assert refused(runner, "db", "upgrade", "--revision", "nonsense") == (
+        "Error: Can't locate revision identified by 'nonsense'")
+
+
+def test_an_unreachable_or_unsupported_database_is_one_line():
+    done = _puntada("postgresql+psycopg://nobody@127.0.0.1:9/none", "say", "--from", ROSA, "20")
+    assert done.returncode == 3
+    assert done.stderr.startswith("puntada: the database did not answer: ")
+    assert done.stderr.count("\n") == 1
+    done = _puntada("mysql://nobody@localhost/none", "demo")
+    assert (done.returncode, done.stderr) == (
+        2, "puntada: DATABASE_URL: mysql is not supported; use sqlite or postgresql+psycopg\n")
