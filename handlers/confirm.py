@@ -6,7 +6,7 @@ from bot import store
 from bot.models import Order
 from bot.parsing import Intent
 from handlers.context import Context, Reply, first_name, puzzled, reply
-from handlers.report import held_reports, recorded
+from handlers.report import accept_held, held_reports
 
 
 def confirm(context: Context, intent: Intent) -> Reply:
@@ -14,12 +14,7 @@ def confirm(context: Context, intent: Intent) -> Reply:
     held = held_reports(context, context.member)
     if not held:
         return puzzled("nothing_to_confirm")
-    lines = []
-    for report in held:
-        order = context.session.get(Order, report.order_id)
-        store.accept(session=context.session, report=report, order=order)
-        lines.append((report.pieces, order))
-    return recorded(context, context.member, lines)
+    return accept_held(context, context.member, held)
 
 
 def reject(context: Context, intent: Intent) -> Reply:

@@ -31,6 +31,12 @@ def report(context: Context, intent: Intent) -> Reply:
     chosen = _choose(context, member, intent.items)
     if isinstance(chosen, Reply):
         return chosen
+    held = held_reports(context, member)
+    if held and _same(held, chosen):
+        # "si 350" or "350" again, in answer to "are you sure it is 350?"
+        return accept_held(context, member, held)
+    for report in held:  # she moved on without answering: the doubtful count is dropped
+        store.cancel(session=context.session, report=report, order=_order(context, report))
     limit = context.cooperative.plausible_max
     status = ReportStatus.HELD if any(i.pieces > limit for i, _ in chosen) else ReportStatus.ACCEPTED
     for item, order in chosen:
@@ -62,6 +68,26 @@ def _choose(context: Context, member: Member, items: Sequence[Item]):
             return puzzled("which_order", codes=order, example=items[0].pieces)
         chosen.append((item, order))
     return chosen
+
+
+def _same(held: Sequence[Report], chosen) -> bool:
+    return sorted((r.order_id, r.pieces) for r in held) == sorted(
+        (order.id, item.pieces) for item, order in chosen
+    )
+
+
+def _order(context: Context, report: Report) -> Order:
+    return context.session.get(Order, report.order_id)
+
+
+def accept_held(context: Context, member: Member, held: Sequence[Report]) -> Reply:
+    """Accept the reports she confirmed and answer as for any recorded report."""
+    lines = []
+    for report in held:
+        order = _order(context, report)
+        store.accept(session=context.session, report=report, order=order)
+        lines.append((report.pieces, order))
+    return recorded(context, member, lines)
 
 
 def recorded(context: Context, member: Member, lines: Sequence[tuple[int, Order]]) -> Reply:

@@ -240,3 +240,19 @@ def test_whatsapp_and_sms_from_the_same_member_add_up(engine, club, now):
     reply = f.text(engine, ROSA, "5", at=now)
     assert reply == "Rosa, anoté 5 en el pedido A. Tu mes: 15. Pedido A: 15/15.000 (0 %)"
     assert f.get(engine, Member, club.rosa.id).last_inbound_at is not None
+
+
+def test_sending_the_large_count_again_confirms_it(engine, club, now):
+    f.text(engine, ROSA, "350", at=now)
+    reply = f.text(engine, ROSA, "si 350", at=now)
+    assert reply == "Rosa, anoté 350 en el pedido A. Tu mes: 350. Pedido A: 350/15.000 (2 %)"
+    assert f.reports(engine) == [("A", 350, "accepted")]
+
+
+def test_a_new_count_instead_of_an_answer_drops_the_doubtful_one(engine, club, now):
+    f.text(engine, ROSA, "350", at=now)
+    reply = f.text(engine, ROSA, "35", at=now)
+    assert reply == "Rosa, anoté 35 en el pedido A. Tu mes: 35. Pedido A: 35/15.000 (0 %)"
+    assert f.reports(engine) == [("A", 350, "cancelled"), ("A", 35, "accepted")]
+    assert f.text(engine, ROSA, "si", at=now).startswith("No hay nada por confirmar.")
+    assert f.done(engine, club.order.id) == 35
