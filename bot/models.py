@@ -32,11 +32,11 @@ class OrderStatus(StrEnum):
 
 
 class OutboxStatus(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
+    QUEUED = "queued"  # waiting to be sent (or to be retried after not_before)
+    SENDING = "sending"  # claimed by a dispatcher, handed to Twilio, no answer yet
+    SENT = "sent"  # Twilio accepted it (queued/sending/sent on Twilio's side)
+    DELIVERED = "delivered"  # the handset (or WhatsApp: delivered/read) has it
+    FAILED = "failed"  # permanent failure, or Twilio said failed/undelivered
 
 
 class Cooperative(SQLModel, table=True):
@@ -155,6 +155,7 @@ class Report(SQLModel, table=True):
 
 
 class Outbox(SQLModel, table=True):
+    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=200)  # recipient, kind, day or order: sent once
     cooperative_id: int | None = Field(default=None, foreign_key="cooperative.id", index=True)
@@ -162,14 +163,32 @@ class Outbox(SQLModel, table=True):
     channel: str = Field(default=Channel.SMS, max_length=8)
     kind: str = Field(max_length=20)
     body: str
+    # WhatsApp outside the 24-hour window: an approved template and its variables.
+    content_sid: str | None = Field(default=None, max_length=40)
+    content_variables: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
     status: str = Field(default=OutboxStatus.QUEUED, max_length=10, index=True)
     attempts: int = 0
-    not_before: datetime | None = None
+    not_before: datetime | None = None  # retry backoff: not to be sent before this moment
+    claimed_at: datetime | None = None  # when a dispatcher took it (status "sending")
+    sender: str | None = Field(default=None, max_length=64)  # the From it went out with
+    fell_back: bool = False  # a WhatsApp message already re-sent by SMS
     twilio_sid: str | None = Field(default=None, max_length=64, index=True)
+    twilio_status: str | None = Field(default=None, max_length=16)  # Twilio's own word
     error_code: str | None = Field(default=None, max_length=16)
     error: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=lambda: utcnow())
     sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+class SenderLease(SQLModel, table=True):
+    """Which dispatcher may send from a number until when: the per-sender rate cap holds
+    across processes because only the lease holder sends from that number."""
+
+    __tablename__ = "sender_lease"
+    sender: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=64)
+    until: datetime
 
 
 def utcnow() -> datetime:

@@ -23,8 +23,13 @@ def queue(
     kind: str,
     channel: str = "sms",
     cooperative_id: int | None = None,
+    variables: dict[str, str] | None = None,
 ) -> bool:
-    """Queue one message under a unique key; False when that key was queued before."""
+    """Queue one message under a unique key; False when that key was queued before.
+
+    `variables` are the values of the WhatsApp template for this kind of message, used
+    when the message must go out as a template (outside WhatsApp's 24-hour window).
+    """
     insert = _INSERTS[session.get_bind().dialect.name](Outbox)
     statement = insert.values(
         key=key,
@@ -33,6 +38,7 @@ def queue(
         channel=channel,
         kind=kind,
         body=body,
+        content_variables=variables,
         status=OutboxStatus.QUEUED,
         attempts=0,
         created_at=utcnow(),
@@ -41,10 +47,18 @@ def queue(
 
 
 def queue_for_member(
-    *, session: Session, member: Member, key: str, kind: str, template: str, **values
+    *,
+    session: Session,
+    member: Member,
+    key: str,
+    kind: str,
+    template: str,
+    variables: dict[str, str] | None = None,
+    **values,
 ) -> bool:
     """Queue a message to a member, rendered in her language, on her channel."""
     return queue(
+        variables=variables,
         session=session,
         key=key,
         recipient=member.phone,
