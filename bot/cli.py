@@ -14,11 +14,11 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from bot import admin, puntada, store
+from bot import admin, clock, puntada, store
 from bot.channels import Console
 from bot.config import ConfigError
 from bot.db import unit_of_work
-from bot.inbound import Inbound, local_date, receive
+from bot.inbound import Inbound, receive
 from bot.models import Channel, Cooperative, Member, Order, Report, ReportStatus, utcnow
 from bot.outbox import send_queued
 from bot.phones import BadPhone, address_for, split_address, to_e164
@@ -251,7 +251,7 @@ def _record(*, session, phone, pieces, code, coop_name, at) -> tuple[str, str]:
             raise admin.Invalid(f"{cooperative.name} has no active order {wanted}")
         raise admin.Invalid(f"--order is needed: one of {', '.join(chosen) or 'no active orders'}")
     store.record_report(session=session, member=found, order=chosen, pieces=pieces, at=moment,
-                        local_date=local_date(moment, cooperative), source="cli")
+                        local_date=clock.today(cooperative, moment), source="cli")
     return found.name, chosen.code
 
 

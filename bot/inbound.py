@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 import handlers
-from bot import store
+from bot import clock, store
 from bot.db import unit_of_work
 from bot.models import Channel, Cooperative, InboundMessage, utcnow
 from bot.parsing import parse
@@ -101,7 +100,7 @@ def _answer(session: Session, row: InboundMessage, message: Inbound) -> str:
         contacts=contacts,
         inbound=row,
         now=row.received_at,
-        today=local_date(row.received_at, cooperative),
+        today=clock.today(cooperative, row.received_at),
     )
     intent = parse(message.body, [o.code for o in context.active_orders()])
     reply = handlers.dispatch(context, intent)
@@ -116,7 +115,3 @@ def _phone(sender: str, cooperative: Cooperative) -> str:
     except BadPhone:
         return ""
 
-
-def local_date(at: datetime, cooperative: Cooperative) -> date:
-    """The cooperative's calendar day at the UTC moment `at`."""
-    return at.astimezone(ZoneInfo(cooperative.timezone)).date()

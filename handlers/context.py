@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cached_property
 
 from sqlmodel import Session
 
 from bot import store
 from bot.models import BuyerContact, Cooperative, InboundMessage, Member, Order
-from bot.progress import TRAILING_DAYS, Pace, pace, parse_working_days
+from bot.overview import order_standing
+from bot.progress import Pace
 
 
 @dataclass(frozen=True)
@@ -84,16 +85,6 @@ def progress(order: Order) -> dict:
 
 def standing(context: Context, order: Order) -> Pace:
     """Where an order stands today: progress, pace needed and recent, projected finish."""
-    return pace(
-        done=order.done,
-        quantity=order.quantity,
-        due=order.due_date,
-        today=context.today,
-        daily=store.daily_pieces(
-            session=context.session,
-            order_id=order.id,
-            first=context.today - timedelta(TRAILING_DAYS - 1),
-            last=context.today,
-        ),
-        days=parse_working_days(context.cooperative.working_days),
+    return order_standing(
+        session=context.session, cooperative=context.cooperative, order=order, today=context.today
     )

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import timedelta
 
 from rapidfuzz import fuzz, process
 
-from bot import outbox, store
+from bot import outbox, overview, store
 from bot.models import Channel, Member, ReportStatus, Role
 from bot.parsing import Intent
 from bot.phones import BadPhone, to_e164
-from bot.progress import parse_working_days, working_days
 from handlers.context import Context, Reply, first_name, progress, puzzled, reply, standing
 from handlers.report import choose_order
 
-SILENT_WORKING_DAYS = 2
 MAX_NAMES = 12  # "faltan" lists this many names, then "and N more"
 
 
@@ -26,35 +23,15 @@ def help(context: Context, intent: Intent) -> Reply:
 
 def summary(context: Context, intent: Intent) -> Reply:
     """Progress and pace per active order, pieces today, silent members."""
-    days = parse_working_days(context.cooperative.working_days)
-    lines = [{**progress(o), "pace": standing(context, o)} for o in context.active_orders()]
+    orders = context.active_orders()
+    silent = overview.silent_members(
+        session=context.session, cooperative=context.cooperative, orders=orders, today=context.today
+    )
     today = store.pieces_on(
         session=context.session, cooperative_id=context.cooperative.id, day=context.today
     )
-    return reply(
-        "summary", day=context.today, today=today, orders=lines, silent=len(_silent(context, days))
-    )
-
-
-def _silent(context: Context, days) -> list[Member]:
-    """Embroiderers with work assigned who have not reported for 2+ working days."""
-    last = store.last_report_days(session=context.session, cooperative_id=context.cooperative.id)
-    silent = []
-    for member in _working_members(context):
-        since = last.get(member.id, member.created_at.date())
-        # Days strictly after the last report, up to yesterday: today is not over yet.
-        gap = working_days(since + timedelta(1), context.today - timedelta(1), days)
-        if gap >= SILENT_WORKING_DAYS:
-            silent.append(member)
-    return silent
-
-
-def _working_members(context: Context) -> list[Member]:
-    ids: set[int] = set()
-    for order in context.active_orders():
-        ids |= store.assigned_member_ids(session=context.session, order=order)
-    everyone = store.members(session=context.session, cooperative_id=context.cooperative.id)
-    return [m for m in everyone if m.id in ids]
+    lines = [{**progress(o), "pace": standing(context, o)} for o in orders]
+    return reply("summary", day=context.today, today=today, orders=lines, silent=len(silent))
 
 
 def missing(context: Context, intent: Intent) -> Reply:
@@ -62,7 +39,10 @@ def missing(context: Context, intent: Intent) -> Reply:
     reported = store.reported_on(
         session=context.session, cooperative_id=context.cooperative.id, day=context.today
     )
-    names = [m.name for m in _working_members(context) if m.id not in reported]
+    working = overview.working_members(
+        session=context.session, cooperative=context.cooperative, orders=context.active_orders()
+    )
+    names = [m.name for m in working if m.id not in reported]
     return reply("missing", names=names[:MAX_NAMES], more=max(len(names) - MAX_NAMES, 0),
                  count=len(names))
 
