@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import logging
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,15 +15,16 @@ from flask import Flask
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 from bot import admin, clock, puntada, store
 from bot.channels import Console
 from bot.config import ConfigError
 from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
-from bot.models import Channel, Cooperative, Member, Order, Report, ReportStatus, utcnow
+from bot.models import Channel, Cooperative, Member, Order, OutboxStatus, Report, ReportStatus, utcnow
 from bot.outbox import send_queued
-from bot.phones import BadPhone, address_for, split_address, to_e164
+from bot.phones import BadPhone, address_for, mask, split_address, to_e164
 from handlers.report import choose_order
 
 db = AppGroup("db", help="The database schema.")
@@ -31,13 +34,15 @@ buyer = AppGroup("buyer", help="Buyers (exporters) and their contacts.")
 order = AppGroup("order", help="Orders.")
 report = AppGroup("report", help="Reports of finished pieces.")
 export = AppGroup("export", help="Data out, as CSV.")
+jobs_group = AppGroup("jobs", help="The scheduled jobs, run by hand.")
+JOB_NAMES = ["reminders", "digest", "alerts", "weekly", "dispatch"]
 
 
 def register(app: Flask) -> None:
     """Attach every command to the app's command line."""
-    for group in (db, coop, member, buyer, order, report, export):
+    for group in (db, coop, member, buyer, order, report, export, jobs_group):
         app.cli.add_command(group)
-    for command in (demo, say, serve):
+    for command in (demo, say, serve, scheduler, outbox_command):
         app.cli.add_command(command)
 
 
@@ -372,13 +377,81 @@ def demo() -> None:
     click.echo(loaded)
 
 
+@jobs_group.command("run")
+@click.argument("name", type=click.Choice(JOB_NAMES))
+@click.option("--at", help="as if it were this moment (ISO 8601; without offset: each cooperative's local time)")
+def jobs_run(name: str, at: str | None) -> None:
+    """Run one job now (or as if at --at) and say what it did."""
+    moment = _moment(at)
+    engine, settings = puntada().engine, puntada().settings
+    if name == "dispatch":
+        from bot.channels import channel_for
+        from bot.dispatch import dispatch
+
+        click.echo(f"dispatch: {dispatch(engine, settings, channel_for(settings), at=moment)}")
+        return
+    from bot import jobs
+
+    click.echo(f"{name}: queued {jobs.run(engine, jobs.JOBS[name], at=moment)}")
+
+
+def _moment(at: str | None) -> datetime | None:
+    if at is None:
+        return None
+    try:
+        return datetime.fromisoformat(at.strip())
+    except ValueError:
+        raise _Fail(f"--at {at!r} is not an ISO 8601 time like 2026-12-01T17:05") from None
+
+
+@click.command("outbox")
+@click.option("--status", type=click.Choice([s.value for s in OutboxStatus]))
+@with_appcontext
+def outbox_command(status: str | None) -> None:
+    """List the outbox, oldest first (numbers masked)."""
+    from bot.outbox import messages
+
+    with Session(puntada().engine) as session:
+        rows = messages(session=session, status=status)
+        zones = {c.id: c.timezone for c in session.scalars(select(Cooperative))}
+    for row in rows:
+        when = row.created_at.astimezone(ZoneInfo(zones.get(row.cooperative_id, "UTC")))
+        error = f" [{row.error_code}: {row.error}]" if row.error_code or row.error else ""
+        click.echo(f"{row.id:>5} {when:%Y-%m-%d %H:%M} {row.status:<9} {row.kind:<10} {row.channel:<8} "
+                   f"{mask(row.recipient)} {row.body}{error}")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler() -> None:
+    """Run the clock alone (production: one such process beside the web workers)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from bot.scheduler import Clock
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    clock_ = Clock(BlockingScheduler(), puntada().engine, puntada().settings, _sender(puntada()))
+    clock_.start()
+
+
+def _sender(app_state):
+    """Dispatch as the scheduler does it: the configured channel, now."""
+    from bot.channels import channel_for
+    from bot.dispatch import dispatch
+
+    channel = channel_for(app_state.settings)
+    return lambda: dispatch(app_state.engine, app_state.settings, channel)
+
+
 @click.command("serve")
 @with_appcontext
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
-def serve(workers: int, threads: int) -> None:
-    """Serve the web app with gunicorn on HOST:PORT."""
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="run the clock in this process too (production: --no-scheduler, and one `puntada scheduler`)")
+def serve(workers: int, threads: int, scheduler: bool) -> None:
+    """Serve the web app with gunicorn on HOST:PORT, with the scheduler beside it."""
     from bot.serving import run
 
     settings = puntada().settings
-    run(bind=f"{settings.host}:{settings.port}", workers=workers, threads=threads)
+    run(settings=settings, workers=workers, threads=threads, with_scheduler=scheduler)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from bot.models import Cooperative
@@ -43,3 +43,17 @@ def in_quiet_hours(cooperative: Cooperative, at: datetime) -> bool:
     if start < end:
         return start <= now < end
     return now >= start or now < end
+
+
+def instant(cooperative: Cooperative, at: datetime | None) -> datetime:
+    """`--at` for this cooperative: an aware moment as is, a naive one as its local time."""
+    if at is None:
+        return datetime.now(UTC)
+    if at.tzinfo is None:
+        return at.replace(tzinfo=ZoneInfo(cooperative.timezone))
+    return at
+
+
+def start_of_day(cooperative: Cooperative, day: date) -> datetime:
+    """The aware moment the cooperative's `day` begins."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(cooperative.timezone))

@@ -28,6 +28,7 @@ def order_standing(*, session: Session, cooperative: Cooperative, order: Order, 
             session=session, order_id=order.id, first=today - timedelta(TRAILING_DAYS - 1), last=today
         ),
         days=parse_working_days(cooperative.working_days),
+        started=clock.today(cooperative, order.created_at),
     )
 
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRAILING_DAYS = 7
+JUDGE_AFTER_WORKING_DAYS = 3  # a new order with no reports yet is not "at risk"
 
 
 def parse_working_days(text: str) -> frozenset[int]:
@@ -57,17 +58,23 @@ def pace(
     today: date,
     daily: Mapping[date, int],
     days: Collection[int],
+    started: date | None = None,
 ) -> Pace:
-    """Where an order stands and whether it will finish by its due date."""
+    """Where an order stands and whether it will finish by its due date.
+
+    The recent pace is over the trailing 7 days, or since the order started if that is
+    later; an order younger than a few working days with no pace yet is not judged.
+    """
     remaining = max(quantity - done, 0)
     left = working_days(today, due, days)
     needed = _ceil(remaining, left) if left else remaining
-    window_start = today - timedelta(TRAILING_DAYS - 1)
+    window_start = max(today - timedelta(TRAILING_DAYS - 1), started or date.min)
     window = working_days(window_start, today, days) or 1
     recent = sum(n for d, n in daily.items() if window_start <= d <= today)
     per_day = recent / window
     projected = today if remaining == 0 else _finish(today, remaining, per_day, days)
-    at_risk = remaining > 0 and (projected is None or projected > due)
+    young = started is not None and working_days(started, today, days) <= JUDGE_AFTER_WORKING_DAYS
+    at_risk = remaining > 0 and (projected > due if projected else not young)
     return Pace(
         done=done,
         quantity=quantity,

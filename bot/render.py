@@ -74,9 +74,12 @@ def percent(done: int, total: int) -> str:
     return str(done * 100 // total) if total > 0 else "0"
 
 
-def day(value: date, lang: str = "es") -> str:
-    """A short date: '15 dic' / 'Dec 15'."""
-    return format_date(value, "d MMM" if lang == "es" else "MMM d", locale=lang).rstrip(".")
+def day(value: date, lang: str = "es", ref: date | None = None) -> str:
+    """A short date: '15 dic' / 'Dec 15', with the year when it is not `ref`'s year."""
+    pattern = "d MMM" if lang == "es" else "MMM d"
+    if ref is not None and value.year != ref.year:
+        pattern += " y" if lang == "es" else ", y"
+    return format_date(value, pattern, locale=lang).replace(".", "")
 
 
 def is_gsm7(text: str) -> bool:

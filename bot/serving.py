@@ -1,10 +1,19 @@
-"""`puntada serve`: the web app under gunicorn, the same server production uses."""
+"""`puntada serve`: the web app under gunicorn, the same server production uses.
+
+With the scheduler on (the embedded default), the clock runs as a thread of gunicorn's
+master process: workers are forked from the master and never run it, and each worker
+builds its own app and database connections after the fork.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from gunicorn.app.base import BaseApplication
+
+from bot.config import Settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class _Server(BaseApplication):
@@ -17,24 +26,61 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        # Each worker builds its own app, engine and connections after the fork.
         from bot import create_app
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         return create_app()
 
 
-def run(*, bind: str, workers: int, threads: int) -> None:
+class _MasterClock:
+    """The scheduler in gunicorn's master, started once it is ready, stopped on exit."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.engine = None
+        self.scheduler = None
+
+    def when_ready(self, server) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        from bot.channels import channel_for
+        from bot.db import make_engine
+        from bot.dispatch import dispatch
+        from bot.scheduler import Clock
+
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        self.engine = make_engine(self.settings.database_url, pool_size=2)
+        channel = channel_for(self.settings)
+        self.scheduler = BackgroundScheduler()
+        Clock(self.scheduler, self.engine, self.settings,
+              lambda: dispatch(self.engine, self.settings, channel)).start()
+        server.log.info("scheduler started in the master process")
+
+    def post_fork(self, server, worker) -> None:
+        # The worker inherited the master's pooled connections: forget them without
+        # closing, so the master's connections stay intact (SQLAlchemy's fork recipe).
+        if self.engine is not None:
+            self.engine.dispose(close=False)
+
+    def on_exit(self, server) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+
+
+def run(*, settings: Settings, workers: int, threads: int, with_scheduler: bool) -> None:
     """Serve until stopped."""
-    _Server(
-        {
-            "bind": bind,
-            "workers": workers,
-            "threads": threads,
-            "worker_class": "gthread",
-            "accesslog": "-",
-            "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
-            "timeout": 30,
-            "graceful_timeout": 10,
-        }
-    ).run()
+    options = {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "accesslog": "-",
+        # The path only: no query string, so nothing personal reaches the log.
+        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        "timeout": 30,
+        "graceful_timeout": 10,
+    }
+    if with_scheduler:
+        clock = _MasterClock(settings)
+        options.update(when_ready=clock.when_ready, post_fork=clock.post_fork, on_exit=clock.on_exit)
+    _Server(options).run()

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select, update
 from sqlmodel import Session
 
+from bot import notices
 from bot.models import (
     Assignment,
     BuyerContact,
@@ -163,6 +164,8 @@ def _add_to_order(session: Session, order: Order, pieces: int) -> None:
         update(Order).where(Order.id == order.id).values(done=Order.done + pieces)
     ).returning(Order.done)
     order.done = session.execute(statement).scalar_one()
+    # Milestones and completion go out in this same transaction, or not at all.
+    notices.progress_changed(session=session, order=order, before=order.done - pieces, after=order.done)
 
 
 def latest_report(

@@ -16,7 +16,7 @@ def status(context: Context, intent: Intent) -> Reply:
         at_risk = standing(context, order).at_risk
         lines.append({**progress(order), "item": order.item, "due": order.due_date,
                       "at_risk": at_risk})
-    return reply("buyer_status", coop=context.cooperative.name, orders=lines)
+    return reply("buyer_status", coop=context.cooperative.name, orders=lines, today=context.today)
 
 
 def help(context: Context, intent: Intent) -> Reply:

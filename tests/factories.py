@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
@@ -18,6 +18,7 @@ COOP_NUMBER = "+59162000100"
 ROSA, LIDIA, ELENA = "+59171000001", "+59171000002", "+59171000003"
 JUANA = "+59171000099"  # the coordinator
 EXPORTER_CONTACT = "+59172200001"
+STORY_START = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # a Monday: the club's month begins
 _sids = itertools.count(1)
 
 
@@ -48,6 +49,8 @@ def club(engine: Engine, *, plausible_max: int = 300, due: str = "2026-12-23") -
         order = admin.add_order(session=session, cooperative=coop, buyer_name="Andes Export",
                                 code="A", item="blusas", quantity=15_000, due=due,
                                 piece_rate="3.50", assign="all")
+        for row in (coop, juana, rosa, lidia, elena, order):  # the story starts with the month
+            row.created_at = STORY_START
     return Club(coop, juana, rosa, lidia, elena, buyer, order)
 
 
@@ -57,9 +60,11 @@ def order(engine: Engine, club: Club, *, code: str, quantity: int = 1_000, buyer
     with unit_of_work(engine) as session:
         if buyer and not session.scalars(select(Buyer).where(Buyer.name == buyer)).first():
             admin.add_buyer(session=session, name=buyer, contacts=(), language="es", region="BO")
-        return admin.add_order(session=session, cooperative=club.cooperative,
-                               buyer_name=buyer or club.buyer.name, code=code, item="manteles",
-                               quantity=quantity, due=due, assign=assign)
+        created = admin.add_order(session=session, cooperative=club.cooperative,
+                                  buyer_name=buyer or club.buyer.name, code=code, item="manteles",
+                                  quantity=quantity, due=due, assign=assign)
+        created.created_at = STORY_START
+        return created
 
 
 def text(engine: Engine, sender: str, body: str, *, at: datetime | None = None,
