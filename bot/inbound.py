@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from bot.phones import BadPhone, mask, split_address, to_e164
 from bot.render import render
 
 log = logging.getLogger(__name__)
+MAX_BODY = 1600  # Twilio's limit for one message
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,18 @@ def _claim(session: Session, message: Inbound) -> InboundMessage:
         sender=sender,
         recipient=recipient,
         channel=channel,
-        body=message.body,
+        body=clean(message.body),
         received_at=message.at or utcnow(),
     )
     session.add(row)
     session.flush()  # the unique MessageSid is enforced here, before anything else is written
     return row
+
+
+def clean(body: str) -> str:
+    """The body as stored and parsed: control characters (NUL …) as spaces, at most 1,600."""
+    text = "".join(" " if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch for ch in body or "")
+    return text[:MAX_BODY]
 
 
 def _earlier_reply(engine: Engine, sid: str) -> str | None:
@@ -83,7 +91,7 @@ def _answer(session: Session, row: InboundMessage, message: Inbound) -> str:
     row.cooperative_id = cooperative.id
     phone = _phone(row.sender, cooperative)
     member = phone and store.member_by_phone(
-        session=session, cooperative_id=cooperative.id, phone=phone
+        session=session, cooperative_id=cooperative.id, phone=phone, lock=True
     )
     contacts = [] if member or not phone else store.contacts_by_phone(session=session, phone=phone)
     if not member and not contacts:
@@ -102,7 +110,7 @@ def _answer(session: Session, row: InboundMessage, message: Inbound) -> str:
         now=row.received_at,
         today=clock.today(cooperative, row.received_at),
     )
-    intent = parse(message.body, [o.code for o in context.active_orders()])
+    intent = parse(row.body, [o.code for o in context.active_orders()])
     reply = handlers.dispatch(context, intent)
     row.intent = str(reply.intent or intent.kind)
     row.understood = reply.understood

@@ -36,9 +36,18 @@ def cooperative_by_name(*, session: Session, name: str) -> Cooperative | None:
     return session.scalars(query).first()
 
 
-def member_by_phone(*, session: Session, cooperative_id: int, phone: str) -> Member | None:
-    """The member of a cooperative with this E.164 phone."""
+def member_by_phone(
+    *, session: Session, cooperative_id: int, phone: str, lock: bool = False
+) -> Member | None:
+    """The member of a cooperative with this E.164 phone.
+
+    With `lock`, her row stays locked until the transaction ends, so that two of her
+    messages ("si" sent twice) are handled one after the other (SQLite's write lock
+    already serialises every writer).
+    """
     query = select(Member).where(Member.cooperative_id == cooperative_id, Member.phone == phone)
+    if lock:
+        query = query.with_for_update()
     return session.scalars(query).first()
 
 
@@ -138,24 +147,42 @@ def record_report(
     return report
 
 
-def accept(*, session: Session, report: Report, order: Order) -> None:
+def accept(*, session: Session, report: Report, order: Order) -> bool:
     """Accept a held report (her "si"), cancelling the report it corrects, if any."""
+    if not _move(session, report, ReportStatus.HELD, ReportStatus.ACCEPTED):
+        return False
     if report.replaces_id is not None:
         replaced = session.get(Report, report.replaces_id)
-        if replaced is not None and replaced.status == ReportStatus.ACCEPTED:
+        if replaced is not None:
             cancel(session=session, report=replaced, order=session.get(Order, replaced.order_id))
-    report.status = ReportStatus.ACCEPTED
-    session.flush()
     _add_to_order(session, order, report.pieces)
+    return True
 
 
-def cancel(*, session: Session, report: Report, order: Order) -> None:
+def cancel(*, session: Session, report: Report, order: Order) -> bool:
     """Cancel a report; an accepted one leaves the order's running total."""
-    was_accepted = report.status == ReportStatus.ACCEPTED
-    report.status = ReportStatus.CANCELLED
+    for status in (ReportStatus.ACCEPTED, ReportStatus.HELD):
+        if _move(session, report, status, ReportStatus.CANCELLED):
+            if status == ReportStatus.ACCEPTED:
+                _add_to_order(session, order, -report.pieces)
+            return True
+    return False
+
+
+def _move(session: Session, report: Report, old: ReportStatus, new: ReportStatus) -> bool:
+    # Conditional on the status it had: of two transactions moving the same report, one
+    # moves it and the other sees that nothing changed, so the total moves once.
     session.flush()
-    if was_accepted:
-        _add_to_order(session, order, -report.pieces)
+    statement = (
+        update(Report)
+        .where(Report.id == report.id, Report.status == old)
+        .values(status=new)
+        .returning(Report.id)
+        .execution_options(synchronize_session=False)
+    )
+    moved = session.execute(statement).first() is not None
+    session.refresh(report, ["status"])
+    return moved
 
 
 def _add_to_order(session: Session, order: Order, pieces: int) -> None:

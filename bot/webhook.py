@@ -15,19 +15,22 @@ from bot.inbound import Inbound, receive
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
+MAX_FIELD = 64  # a MessageSid is 34 characters; an address at most "whatsapp:" and 15 digits
 
 
 @blueprint.post("/twilio/messages")
 def messages() -> Response:
     """Record and answer one inbound SMS or WhatsApp message, as TwiML."""
-    if not _signed():
+    if not signed_by_twilio():
         log.warning("inbound message refused: bad or missing X-Twilio-Signature")
-        return _plain("invalid signature", 403)
+        return plain("invalid signature", 403)
     form = request.form
     sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
     sender, recipient = form.get("From", ""), form.get("To", "")
     if not (sid and sender and recipient):
-        return _plain("MessageSid, From and To are required", 400)
+        return plain("MessageSid, From and To are required", 400)
+    if max(len(sid), len(sender), len(recipient)) > MAX_FIELD:
+        return plain("MessageSid, From or To is too long", 400)
     reply = receive(puntada().engine, Inbound(sid, sender, recipient, form.get("Body", "")))
     twiml = MessagingResponse()
     twiml.message(reply)
@@ -46,7 +49,8 @@ def healthz() -> tuple[Response, int]:
     return jsonify(status="ok", database="ok"), 200
 
 
-def _signed() -> bool:
+def signed_by_twilio() -> bool:
+    """Whether the request carries Twilio's valid signature (always true without a token)."""
     token = puntada().settings.twilio_auth_token
     if not token:
         return True
@@ -68,5 +72,6 @@ def _signed_url() -> str:
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
-def _plain(message: str, status: int) -> Response:
+def plain(message: str, status: int) -> Response:
+    """A one-line text/plain answer."""
     return Response(message + "\n", status=status, mimetype="text/plain")

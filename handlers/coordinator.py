@@ -104,31 +104,33 @@ def record(context: Context, intent: Intent) -> Reply:
     found = find_member(context, intent.text)
     if isinstance(found, Reply):
         return found
-    item = intent.items[0]
     assigned = store.assigned_orders(session=context.session, member=found)
-    order = choose_order(item.code, context.active_orders(), assigned)
-    if isinstance(order, list):
-        if not order:
-            return puzzled("no_orders")
-        return puzzled("which_order_for", name=found.name, codes=order, pieces=item.pieces)
-    store.record_report(
-        session=context.session,
-        member=found,
-        order=order,
-        pieces=item.pieces,
-        at=context.now,
-        local_date=context.today,
-        status=ReportStatus.ACCEPTED,
-        inbound_id=context.inbound.id if context.inbound else None,
-        source="coordinator",
-        recorded_by_id=context.member.id,
-    )
+    chosen = []
+    for item in intent.items:
+        order = choose_order(item.code, context.active_orders(), assigned)
+        if isinstance(order, list):
+            if not order:
+                return puzzled("no_orders")
+            return puzzled("which_order_for", name=found.name, codes=order, pieces=item.pieces)
+        chosen.append((item.pieces, order))
+    for pieces, order in chosen:
+        store.record_report(
+            session=context.session,
+            member=found,
+            order=order,
+            pieces=pieces,
+            at=context.now,
+            local_date=context.today,
+            status=ReportStatus.ACCEPTED,
+            inbound_id=context.inbound.id if context.inbound else None,
+            source="coordinator",
+            recorded_by_id=context.member.id,
+        )
     return reply(
         "recorded_for",
         name=found.name,
-        pieces=item.pieces,
+        items=[{"pieces": pieces, **progress(order)} for pieces, order in chosen],
         month=context.month_total(found),
-        **progress(order),
     )
 
 

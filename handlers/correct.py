@@ -2,41 +2,45 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot import store
-from bot.models import Order, ReportStatus
+from bot.models import Order, Report, ReportStatus
 from bot.parsing import Intent
 from handlers.context import Context, Reply, first_name, progress, puzzled, reply
+from handlers.report import held_reports
+
+# Corrections and undo reach back to yesterday's reports, no further: a resent "borrar"
+# must not walk back through her whole month.
+REACH_DAYS = 1
 
 
 def correct(context: Context, intent: Intent) -> Reply:
-    """Replace her latest report with a new count."""
+    """Replace her latest report (or the large count waiting for her "si") with a new count."""
     member, item = context.member, intent.items[0]
-    order_id = None
-    if item.code is not None:
-        order_id = next(o.id for o in context.active_orders() if o.code == item.code)
-    latest = store.latest_report(
-        session=context.session, member=member, status=ReportStatus.ACCEPTED, order_id=order_id
-    )
+    order_id = _order_id(context, item.code)
+    held = [r for r in held_reports(context, member) if order_id in (None, r.order_id)]
+    latest = held[-1] if held else _latest(context, ReportStatus.ACCEPTED, order_id)
     if latest is None:
         return puzzled("nothing_to_correct")
     order = context.session.get(Order, latest.order_id)
+    was_accepted = latest.status == ReportStatus.ACCEPTED
+    for doubtful in held_reports(context, member):  # she is answering the question with a number
+        store.cancel(session=context.session, report=doubtful, order=_order(context, doubtful))
     over_limit = item.pieces > context.cooperative.plausible_max
-    if over_limit:
-        status = ReportStatus.HELD
-    else:
-        status = ReportStatus.ACCEPTED
+    if was_accepted and not over_limit:
         store.cancel(session=context.session, report=latest, order=order)
     store.record_report(
         session=context.session,
         member=member,
         order=order,
         pieces=item.pieces,
-        at=latest.at,  # the correction stands in for the batch she reported then
-        local_date=latest.local_date,
-        status=status,
+        at=context.now,
+        local_date=latest.local_date,  # the correction stands in for that day's batch
+        status=ReportStatus.HELD if over_limit else ReportStatus.ACCEPTED,
         inbound_id=context.inbound.id if context.inbound else None,
         source=context.source,
-        replaces_id=latest.id,
+        replaces_id=latest.id if was_accepted else None,
     )
     if over_limit:
         return reply("held", name=first_name(member), items=[{"code": order.code, "pieces": item.pieces}])
@@ -52,21 +56,34 @@ def correct(context: Context, intent: Intent) -> Reply:
 
 def undo(context: Context, intent: Intent) -> Reply:
     """Cancel her latest report (or the one waiting for her "si")."""
-    member = context.member
-    candidates = [
-        store.latest_report(session=context.session, member=member, status=status)
-        for status in (ReportStatus.ACCEPTED, ReportStatus.HELD)
-    ]
+    candidates = [_latest(context, status) for status in (ReportStatus.ACCEPTED, ReportStatus.HELD)]
     candidates = [r for r in candidates if r is not None]
     if not candidates:
         return puzzled("nothing_to_undo")
     latest = max(candidates, key=lambda r: (r.at, r.id))
-    order = context.session.get(Order, latest.order_id)
+    order = _order(context, latest)
     store.cancel(session=context.session, report=latest, order=order)
     return reply(
         "undone",
-        name=first_name(member),
+        name=first_name(context.member),
         pieces=latest.pieces,
-        month=context.month_total(member),
+        month=context.month_total(context.member),
         **progress(order),
     )
+
+
+def _latest(context: Context, status: ReportStatus, order_id: int | None = None) -> Report | None:
+    latest = store.latest_report(
+        session=context.session, member=context.member, status=status, order_id=order_id
+    )
+    if latest is None or latest.local_date < context.today - timedelta(REACH_DAYS):
+        return None
+    return latest
+
+
+def _order_id(context: Context, code: str | None) -> int | None:
+    return next((o.id for o in context.active_orders() if o.code == code), None) if code else None
+
+
+def _order(context: Context, report: Report) -> Order:
+    return context.session.get(Order, report.order_id)

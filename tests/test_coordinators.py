@@ -76,7 +76,7 @@ def test_coordinator_registers_a_new_member_who_is_welcomed(engine, club, now):
 
 def test_coordinator_records_for_a_member_by_name_or_phone(engine, club, now):
     reply = f.text(engine, JUANA, "anotar lidia 30", at=now)
-    assert reply == "Anoté 30 para Lidia Apaza en el pedido A. Su mes: 30. Pedido A: 30/15.000 (0 %)"
+    assert reply == "Anoté 30 en A para Lidia Apaza. Su mes: 30. Pedido A: 30/15.000 (0 %)"
     f.text(engine, JUANA, "anotar 71000001 12", at=now)
     f.text(engine, JUANA, "anotar Rosa Mamami 3", at=now)  # a typo in the name
     assert f.reports(engine, club.lidia.id) == [("A", 30, "accepted")]
@@ -84,6 +84,14 @@ def test_coordinator_records_for_a_member_by_name_or_phone(engine, club, now):
     assert f.text(engine, JUANA, "anotar Zenobia 3", at=now) == (
         'No encontré a "Zenobia". Usa su nombre o su telefono, por ejemplo: anotar 71234567 20'
     )
+
+
+def test_a_coordinator_records_two_orders_at_once(engine, club, now):
+    f.order(engine, club, code="MT", assign=ROSA)
+    assert f.text(engine, JUANA, "anotar Rosa A 10 MT 5", at=now) == (
+        "Anoté 10 en A, 5 en MT para Rosa Mamani. Su mes: 15. Pedido A: 10/15.000 (0 %). Pedido MT: 5/1.000 (0 %)"
+    )
+    assert f.reports(engine) == [("A", 10, "accepted"), ("MT", 5, "accepted")]
 
 
 def test_a_coordinator_is_asked_which_order_like_anyone(engine, club, now):

@@ -256,3 +256,58 @@ def test_a_new_count_instead_of_an_answer_drops_the_doubtful_one(engine, club, n
     assert f.reports(engine) == [("A", 350, "cancelled"), ("A", 35, "accepted")]
     assert f.text(engine, ROSA, "si", at=now).startswith("No hay nada por confirmar.")
     assert f.done(engine, club.order.id) == 35
+
+
+def test_a_correction_while_a_large_count_waits_replaces_that_count(engine, club, now):
+    f.text(engine, ROSA, "28", at=now - timedelta(days=1))
+    f.text(engine, ROSA, "400", at=now)
+    reply = f.text(engine, ROSA, "corregir 40", at=now)
+    assert reply == "Rosa, corregido: 40 en vez de 400 en el pedido A. Tu mes: 68. Pedido A: 68/15.000 (0 %)"
+    assert f.reports(engine) == [("A", 28, "accepted"), ("A", 400, "cancelled"), ("A", 40, "accepted")]
+    assert f.text(engine, ROSA, "si", at=now).startswith("No hay nada por confirmar.")
+
+
+def test_a_large_correction_of_yesterday_can_be_confirmed_today(engine, club, now):
+    f.text(engine, ROSA, "20", at=now - timedelta(hours=26))
+    f.text(engine, ROSA, "corregir 400", at=now)
+    assert f.text(engine, ROSA, "si", at=now).startswith("Rosa, anoté 400 en el pedido A.")
+    assert f.reports(engine) == [("A", 20, "cancelled"), ("A", 400, "accepted")]
+    assert f.done(engine, club.order.id) == 400
+
+
+def test_undo_and_correct_do_not_reach_back_past_yesterday(engine, club, now):
+    f.text(engine, ROSA, "30", at=now - timedelta(days=3))
+    f.text(engine, ROSA, "20", at=now)
+    f.text(engine, ROSA, "borrar", at=now)
+    assert f.text(engine, ROSA, "borrar", at=now).startswith("No tienes reportes para anular.")
+    assert f.text(engine, ROSA, "corregir 25", at=now).startswith("No tienes reportes para corregir.")
+    assert f.reports(engine) == [("A", 30, "accepted"), ("A", 20, "cancelled")]
+
+
+def test_her_messages_sent_twice_at_once_count_once(engine, club, now):
+    import threading
+
+    def at_once(body: str, copies: int) -> list[str]:
+        replies: list[str] = []
+        barrier = threading.Barrier(copies)
+
+        def send():
+            barrier.wait()
+            replies.append(f.text(engine, ROSA, body, at=now))
+
+        threads = [threading.Thread(target=send) for _ in range(copies)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return replies
+
+    f.text(engine, ROSA, "450", at=now)
+    replies = at_once("si", 3)
+    assert sum(r.startswith("Rosa, anoté 450") for r in replies) == 1
+    assert f.done(engine, club.order.id) == 450
+    at_once("corregir 18", 3)
+    assert f.done(engine, club.order.id) == 18
+    at_once("borrar", 4)
+    assert f.done(engine, club.order.id) == 0
+    assert [s for _, _, s in f.reports(engine)].count("accepted") == 0

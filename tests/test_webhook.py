@@ -189,3 +189,17 @@ def _at_once(app, forms: list[dict]) -> list[str]:
         thread.join()
     assert not errors, errors
     return replies
+
+
+@pytest.mark.parametrize("field", ["MessageSid", "From", "To"])
+def test_an_overlong_field_is_a_bad_request(client, club, engine, field):
+    data = form()
+    data[field] = "x" * 65
+    assert client.post("/twilio/messages", data=data).status_code == 400
+    assert f.count(engine, InboundMessage) == 0
+
+
+def test_control_characters_in_a_body_are_stored_as_spaces(client, club, engine):
+    reply = message_of(client.post("/twilio/messages", data=form(body="hice\x0020\x07 blusas")))
+    assert reply.startswith("Rosa, anoté 20 en el pedido A.")
+    assert f.inbound(engine, "SM" + "a" * 32).body == "hice 20  blusas"
