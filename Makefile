@@ -20,16 +20,23 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(VENV)/.installed $@
 
+# Prism (Twilio's API description as a local mock) for the contract tests. Without npm
+# those tests are skipped, and say why.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the tests against Twilio's API description will be skipped"; fi
+
 run: $(VENV)/.installed
 	$(BIN)/puntada db upgrade
 	$(BIN)/puntada demo
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/puntada serve
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules

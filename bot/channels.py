@@ -1,16 +1,65 @@
 """Where outbound messages go: one small class per channel, one method each.
 
-The Twilio channel (later work) will be the only module that imports twilio.rest.
+TwilioChannel is the only code in the project that imports twilio.rest.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, TextIO
 
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from bot.config import Settings
 from bot.models import Outbox
-from bot.phones import mask
+from bot.phones import address_for, mask
+
+TWILIO_ORIGIN = "https://api.twilio.com"
+# Seconds to connect, and again to read: a dispatcher holds a sender's lease while it
+# waits, so waiting is bounded.
+TIMEOUT = 10.0
+
+# Twilio error codes a coordinator may see, and what they mean for the member.
+REASONS = {
+    20003: "Twilio refused our account credentials",
+    20429: "Twilio asked us to slow down",
+    21211: "The number is not a valid phone number",
+    21408: "Twilio is not allowed to send to this country",
+    21610: "The member replied STOP to Twilio",
+    21612: "Twilio cannot send from our number to this one",
+    21614: "The number is not a mobile phone",
+    30001: "Twilio's queue was full",
+    30003: "The phone was off or out of coverage",
+    30004: "The phone company blocked the message",
+    30005: "The number does not exist or is no longer in service",
+    30006: "The number is a landline or its carrier cannot receive messages",
+    30007: "The phone company filtered the message as spam",
+    30008: "The message was lost for an unknown reason",
+    63016: "WhatsApp's 24-hour window had closed and no template was used",
+}
+# Worth another try later: Twilio or the carrier was busy, the handset was away.
+TEMPORARY_CODES = frozenset({20429, 30001, 30003, 30008})
+OPT_OUT_CODE = 21610
+
+
+class Failure(StrEnum):
+    TEMPORARY = "temporary"  # try again later
+    PERMANENT = "permanent"  # this message will never go out as it is
+    OPTED_OUT = "opted_out"  # permanent, and the recipient asked for no more messages
+
+
+class SendError(Exception):
+    """A message a channel could not hand over, with Twilio's code and a plain reason."""
+
+    def __init__(self, failure: Failure, reason: str, code: int | None = None):
+        super().__init__(reason)
+        self.failure, self.reason, self.code = failure, reason, code
 
 
 @dataclass(frozen=True)
@@ -22,19 +71,112 @@ class Sent:
 
 
 class Channel(Protocol):
-    def send(self, message: Outbox) -> Sent:
-        """Hand one message over for delivery."""
+    paced: bool  # whether the per-sender rate cap applies (it costs nothing to print)
+
+    def send(self, message: Outbox, *, sender: str, status_callback: str | None) -> Sent:
+        """Hand one message over for delivery; raises SendError when it cannot."""
+
+
+def reason_for(code: int | str | None, fallback: str = "Twilio could not deliver the message") -> str:
+    """A plain-language reason for a Twilio error code."""
+    try:
+        return REASONS.get(int(code), fallback) if code is not None else fallback
+    except ValueError:
+        return fallback
+
+
+def failure_for(http_status: int | None, code: int | None) -> Failure:
+    """Whether an error is worth retrying, final, or the recipient's STOP."""
+    if code == OPT_OUT_CODE:
+        return Failure.OPTED_OUT
+    if code in TEMPORARY_CODES or http_status == 429 or (http_status or 0) >= 500:
+        return Failure.TEMPORARY
+    return Failure.PERMANENT
 
 
 class Console:
     """Prints messages instead of sending them: the embedded default, no Twilio account needed."""
 
+    paced = False
+
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream
 
-    def send(self, message: Outbox) -> Sent:
+    def send(self, message: Outbox, *, sender: str = "", status_callback: str | None = None) -> Sent:
         """Print the message with its recipient masked, and call it sent."""
         stream = self.stream or sys.stdout
         print(f"[{message.channel} to {mask(message.recipient)}] {message.kind}: {message.body}",
               file=stream, flush=True)
         return Sent(sid=None, status="sent")
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """The SDK's HTTP client, sending what it addresses to api.twilio.com to another origin."""
+
+    def __init__(self, base_url: str, *, timeout: float = TIMEOUT):
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args, **kwargs):
+        """Send the request to the configured origin instead of Twilio's own."""
+        if url.startswith(TWILIO_ORIGIN):
+            url = self.base_url + url[len(TWILIO_ORIGIN):]
+        return super().request(method, url, *args, **kwargs)
+
+
+class TwilioChannel:
+    """Sends through Twilio's REST API with the official client."""
+
+    paced = True
+
+    def __init__(self, settings: Settings, *, timeout: float = TIMEOUT):
+        http = BaseUrlHttpClient(settings.twilio_api_base_url, timeout=timeout)
+        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+
+    def send(self, message: Outbox, *, sender: str, status_callback: str | None) -> Sent:
+        """Create the message at Twilio; `sender` is a From address or a Messaging Service SID."""
+        fields = _sender_fields(sender) | _content_fields(message)
+        if status_callback:
+            fields["status_callback"] = status_callback
+        try:
+            created = self.client.messages.create(
+                to=address_for(message.recipient, message.channel), **fields
+            )
+        except TwilioRestException as error:
+            failure = failure_for(error.status, error.code)
+            raise SendError(failure, _reason(error), error.code) from error
+        except requests.Timeout as error:
+            raise SendError(Failure.TEMPORARY, "Twilio did not answer in time") from error
+        except requests.RequestException as error:
+            raise SendError(Failure.TEMPORARY, "Could not reach Twilio") from error
+        return Sent(sid=created.sid, status=created.status or "queued")
+
+
+def _sender_fields(sender: str) -> dict[str, str]:
+    if sender.startswith("MG"):
+        return {"messaging_service_sid": sender}
+    return {"from_": sender}
+
+
+def _content_fields(message: Outbox) -> dict[str, str]:
+    if message.content_sid:
+        return {"content_sid": message.content_sid,
+                "content_variables": json.dumps(message.content_variables or {}, ensure_ascii=False)}
+    return {"body": message.body}
+
+
+def _reason(error: TwilioRestException) -> str:
+    if error.code in REASONS:
+        return REASONS[error.code]
+    if error.status == 429:
+        return REASONS[20429]
+    if error.status >= 500:
+        return "Twilio had a problem on its side"
+    return f"Twilio refused the message (error {error.code})" if error.code else "Twilio refused the message"
+
+
+def channel_for(settings: Settings) -> Channel:
+    """The channel MESSAGING_BACKEND names: Twilio, or the console."""
+    if settings.messaging_backend == "twilio":
+        return TwilioChannel(settings)
+    return Console()
