@@ -54,7 +54,7 @@ def add_cooperative(
     reminder_time: str = "17:00",
 ) -> Cooperative:
     """Register a cooperative and its Twilio number(s)."""
-    name = _name(name, "cooperative name")
+    name = _name(name, "cooperative name", limit=60)  # it appears in SMS
     if store.cooperative_by_name(session=session, name=name):
         raise Invalid(f"a cooperative called {name!r} already exists")
     sms = _phone(number, country, "--number")
@@ -277,11 +277,11 @@ def parse_at(text: str, timezone: str) -> datetime:
     """--at: an instant when it carries an offset, else the cooperative's local time; → UTC."""
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo(timezone))
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise Invalid(f"--at {text!r} is not an ISO 8601 time like 2026-12-01T17:05") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    return moment.astimezone(UTC)
 
 
 def _name(value: str, what: str, limit: int = 120) -> str:

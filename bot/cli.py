@@ -24,6 +24,7 @@ from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
 from bot.models import Channel, Cooperative, Member, Order, OutboxStatus, Report, ReportStatus, utcnow
 from bot.outbox import send_queued
+from bot.parsing import MAX_PIECES
 from bot.phones import BadPhone, address_for, mask, split_address, to_e164
 from handlers.report import choose_order
 
@@ -36,6 +37,7 @@ report = AppGroup("report", help="Reports of finished pieces.")
 export = AppGroup("export", help="Data out, as CSV.")
 jobs_group = AppGroup("jobs", help="The scheduled jobs, run by hand.")
 JOB_NAMES = ["reminders", "digest", "alerts", "weekly", "dispatch"]
+MAX_QUANTITY = 10_000_000
 
 
 def register(app: Flask) -> None:
@@ -134,8 +136,8 @@ def coop_add(name, number, whatsapp, timezone, language, reminder_time, country)
 @click.option("--digest-time")
 @click.option("--quiet-hours", help="HH:MM-HH:MM")
 @click.option("--working-days", help="e.g. mon-sat or mon,wed,fri")
-@click.option("--plausible-max", type=int)
-@click.option("--flood-limit", type=int)
+@click.option("--plausible-max", type=click.IntRange(1, MAX_PIECES))
+@click.option("--flood-limit", type=click.IntRange(1, 100_000))
 @click.option("--whatsapp-template", "templates", multiple=True, help="KIND=CONTENT_SID")
 def coop_set(name, templates, **settings) -> None:
     """Change a cooperative's settings."""
@@ -202,7 +204,7 @@ def buyer_add(name, contacts, language) -> None:
 @click.option("--buyer", "buyer_name", required=True)
 @click.option("--code", required=True)
 @click.option("--item", required=True)
-@click.option("--quantity", required=True, type=int)
+@click.option("--quantity", required=True, type=click.IntRange(1, MAX_QUANTITY))
 @click.option("--due", required=True, help="YYYY-MM-DD")
 @click.option("--piece-rate")
 @click.option("--assign", help="all, or members' phones separated by commas")
@@ -233,7 +235,7 @@ def order_close(coop_name, code) -> None:
 
 @report.command("add")
 @click.option("--phone", required=True)
-@click.option("--pieces", required=True, type=int)
+@click.option("--pieces", required=True, type=click.IntRange(1, MAX_PIECES))
 @click.option("--order", "code")
 @click.option("--coop", "coop_name")
 @click.option("--at")
@@ -400,7 +402,7 @@ def _moment(at: str | None) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(at.strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _Fail(f"--at {at!r} is not an ISO 8601 time like 2026-12-01T17:05") from None
 
 

@@ -60,8 +60,12 @@ def render(template: str, language: str, /, **values) -> str:
 
 
 def to_gsm(text: str) -> str:
-    """Replace the characters that would force UCS-2 where a GSM-7 look-alike exists."""
-    return text.translate(_TO_GSM)
+    """GSM-7 text: look-alikes for accents and quotes, and no emoji or other characters
+    that would turn the whole SMS into UCS-2 (they are dropped)."""
+    text = text.translate(_TO_GSM)
+    if is_gsm7(text):
+        return text
+    return " ".join("".join(ch for ch in text if ch in GSM7_BASIC or ch in GSM7_EXTENSION).split())
 
 
 def number(value: int | Decimal | float, lang: str = "es") -> str:

@@ -13,6 +13,7 @@ from bot.phones import BadPhone, to_e164
 from handlers.context import Context, Reply, first_name, progress, puzzled, reply, standing
 from handlers.report import choose_order
 
+MAX_BROADCAST = 280  # two SMS segments with the club's name in front, for every member
 MAX_NAMES = 12  # "faltan" lists this many names, then "and N more"
 
 
@@ -49,6 +50,8 @@ def missing(context: Context, intent: Intent) -> Reply:
 
 def broadcast(context: Context, intent: Intent) -> Reply:
     """Queue the text to every active member who has not opted out."""
+    if len(intent.text) > MAX_BROADCAST:
+        return puzzled("broadcast_too_long", length=len(intent.text), limit=MAX_BROADCAST)
     sender = context.member
     queued = 0
     for member in store.members(session=context.session, cooperative_id=context.cooperative.id):

@@ -10,7 +10,7 @@ def stop(context: Context, intent: Intent) -> Reply:
     """Stop reminders and notices (replies to her own messages still come)."""
     for person in _senders(context):
         person.opted_out = True
-    return reply("stopped")
+    return reply("stopped" if context.member is not None else "stopped_contact")
 
 
 def start(context: Context, intent: Intent) -> Reply:

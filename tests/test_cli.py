@@ -80,7 +80,7 @@ def test_coop_set_stores_the_settings_later_work_uses(runner, club, session):
 @pytest.mark.parametrize("args, reason", [
     (["--quiet-hours", "22:00"], "--quiet-hours '22:00' is not HH:MM-HH:MM"),
     (["--working-days", "lun-sab"], "--working-days: 'lun-sab' is not a day range like mon-sat"),
-    (["--plausible-max", "0"], "--plausible-max must be at least 1"),
+    (["--plausible-max", "0"], "Invalid value for '--plausible-max': 0 is not in the range 1<=x<=99999."),
     (["--whatsapp-template", "birthday=HX" + "a" * 32],
      "--whatsapp-template 'birthday=HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa': KIND must be one of "
      "reminder, digest, milestone, completion, weekly, warning, code"),
@@ -156,7 +156,7 @@ def test_order_add_and_close(runner, club, session):
     ({"--code": "A"}, "Bartolina Sisa already has an active order A"),
     ({"--code": "ABCD"}, "order code 'ABCD' must be 1 to 3 letters, like A or MT"),
     ({"--code": "A1"}, "order code 'A1' must be 1 to 3 letters, like A or MT"),
-    ({"--quantity": "0"}, "--quantity must be at least 1"),
+    ({"--quantity": "0"}, "Invalid value for '--quantity': 0 is not in the range 1<=x<=10000000."),
     ({"--due": "15/12/2026"}, "--due '15/12/2026' is not a date like 2026-12-31"),
     ({"--buyer": "Nadie"}, "no buyer called 'Nadie'"),
     ({"--piece-rate": "mucho"}, "--piece-rate 'mucho' is not an amount like 3.50"),
@@ -181,7 +181,11 @@ def test_report_add(runner, club):
     engine = f_engine(runner)
     assert f.reports(engine) == [("A", 30, "accepted")]
     assert refused(runner, "report", "add", "--phone", ROSA, "--pieces", "0") == (
-        "Error: --pieces must be at least 1")
+        "Error: Invalid value for '--pieces': 0 is not in the range 1<=x<=99999.")
+    assert refused(runner, "report", "add", "--phone", ROSA, "--pieces", "9" * 20) == (
+        "Error: Invalid value for '--pieces': 99999999999999999999 is not in the range 1<=x<=99999.")
+    assert refused(runner, "report", "add", "--phone", ROSA, "--pieces", "3", "--at", "9999-12-31T23:00") == (
+        "Error: --at '9999-12-31T23:00' is not an ISO 8601 time like 2026-12-01T17:05")
     assert refused(runner, "report", "add", "--phone", "71999999", "--pieces", "3") == (
         "Error: no member with phone 71999999")
     assert refused(runner, "report", "add", "--phone", ROSA, "--pieces", "3", "--order", "Z") == (

@@ -55,14 +55,27 @@ def test_broadcast_queues_one_message_per_active_member_in_her_language(engine, 
     assert f.count(engine, Outbox) == 2
 
 
+def test_a_broadcast_too_long_for_two_segments_is_refused(engine, club, now):
+    assert f.text(engine, JUANA, "aviso " + "hilo rojo " * 30, at=now) == (
+        "El aviso tiene 299 letras; cada socia lo pagaria en varios SMS. Mandalo en menos de 280. "
+        "No mandé nada."
+    )
+    assert f.count(engine, Outbox) == 0
+
+
+def test_emoji_in_a_broadcast_are_dropped_to_keep_it_gsm7(engine, club, now):
+    f.text(engine, JUANA, "aviso Gracias a todas 🙏🎉 por el esfuerzo", at=now)
+    assert {body for _, _, body in f.outbox(engine)} == {"Bartolina Sisa: Gracias a todas por el esfuerzo"}
+
+
 def test_coordinator_registers_a_new_member_who_is_welcomed(engine, club, now):
     reply = f.text(engine, JUANA, "nueva 71234567 Carmen Flores", at=now)
     assert reply == "Registré a Carmen Flores (+59171234567). Ya puede mandar sus piezas a este numero."
     assert f.outbox(engine) == [(
         "+59171234567",
         "welcome",
-        "Hola Carmen, te registraron en Bartolina Sisa. Cuando termines piezas manda el numero "
-        "aqui, por ejemplo: 20. Ayuda: ayuda",
+        "Hola Carmen, ya estas en Bartolina Sisa. Cuando termines piezas manda el numero aqui, "
+        "ej: 20. Ayuda: ayuda",
     )]
     assert f.text(engine, "+59171234567", "20", at=now).startswith("Carmen, anoté 20 en el pedido A.")
     assert f.text(engine, JUANA, "nueva 71234567 Carmen Flores", at=now) == (
@@ -89,7 +102,8 @@ def test_coordinator_records_for_a_member_by_name_or_phone(engine, club, now):
 def test_a_coordinator_records_two_orders_at_once(engine, club, now):
     f.order(engine, club, code="MT", assign=ROSA)
     assert f.text(engine, JUANA, "anotar Rosa A 10 MT 5", at=now) == (
-        "Anoté 10 en A, 5 en MT para Rosa Mamani. Su mes: 15. Pedido A: 10/15.000 (0 %). Pedido MT: 5/1.000 (0 %)"
+        "Anoté 10 en A, 5 en MT para Rosa Mamani. Su mes: 15. "
+        "Pedido A: 10/15.000 (0 %). Pedido MT: 5/1.000 (0 %)"
     )
     assert f.reports(engine) == [("A", 10, "accepted"), ("MT", 5, "accepted")]
 

@@ -12,6 +12,7 @@ from bot.render import LANGUAGES, TEMPLATES, is_gsm7, number, render, segments
 
 LONG_NAME = "Maximiliana Guadalupe Mamani Quispe"  # the bot uses her first name
 FIRST = "Maximiliana"
+LONG_COOP = "Club de Madres Bartolina Sisa de la Zona Villa Ingenio El Alto"[:60]  # the longest allowed
 BIG = {"code": "MTX", "done": 149_999, "qty": 150_000}
 LONG = {
     "recorded": dict(name=FIRST, items=[{"pieces": 99_999, **BIG}], month=999_999),
@@ -24,18 +25,17 @@ LONG = {
     "undone": dict(name=FIRST, pieces=99_999, month=999_999, **BIG),
     "rejected": dict(name=FIRST, pieces=99_999),
     "status": dict(name=FIRST, month=999_999, today=99_999, orders=[BIG]),
-    "status_three": dict(name=FIRST, month=99_999, today=999, orders=[
-        {"code": "A", "done": 14_999, "qty": 15_000}, {"code": "MT", "done": 1_999, "qty": 2_000},
-        {"code": "B", "done": 2_999, "qty": 3_000}]),
+    "status_three": dict(name=FIRST, month=999_999, today=99_999, orders=[BIG, BIG, BIG]),
     "help": dict(codes=["A", "MT"]),
-    "unknown_sender": dict(coop="Club de Madres Bartolina Sisa"),
-    "inactive": dict(coop="Club de Madres Bartolina Sisa"),
-    "welcome": dict(name=FIRST, coop="Club de Madres Bartolina Sisa"),
+    "unknown_sender": dict(coop=LONG_COOP),
+    "inactive": dict(coop=LONG_COOP),
+    "welcome": dict(name=FIRST, coop=LONG_COOP),
+    "stopped_contact": {},
 }
 MEMBER_TEMPLATES = {
     "wrong_number", "unknown_sender", "inactive", "coordinator_only", "no_orders",
     "nothing_to_correct", "nothing_to_undo", "nothing_to_confirm", "stopped", "started", "language",
-    "help", "welcome", "recorded", "held", "which_order", "corrected", "undone", "rejected", "status",
+    "help", "welcome", "stopped_contact", "recorded", "held", "which_order", "corrected", "undone", "rejected", "status",
 }
 PROBLEMS = ["", "empty", "no_number", "several_numbers", "decimal", "zero", "too_big", "mixed_codes",
             "missing_text", "missing_phone", "missing_count"]

@@ -209,10 +209,7 @@ def test_a_closed_order_takes_no_more_reports(engine, club, now, runner):
 
 def test_an_unknown_sender_gets_a_polite_reply_and_the_message_is_kept(engine, club, now):
     reply = f.text(engine, "+59179999999", "hice 20", at=now, sid="SM" + "1" * 32)
-    assert reply == (
-        "Hola. Tu numero no esta registrado en Bartolina Sisa. "
-        "Pide a tu coordinadora que te registre y luego manda tus piezas aqui."
-    )
+    assert reply == "Hola. Tu numero no esta registrado en Bartolina Sisa. Pide a tu coordinadora que te registre."
     stored = f.inbound(engine, "SM" + "1" * 32)
     assert (stored.sender, stored.body, stored.intent) == ("+59179999999", "hice 20", "unknown_sender")
     assert f.count(engine, Report) == 0
