@@ -93,8 +93,7 @@ def digest(session: Session, moment: Moment) -> int:
         coop=coop.name,
         day=moment.today,
         today=store.pieces_on(session=session, cooperative_id=coop.id, day=moment.today),
-        orders=[{"code": o.code, "done": o.done, "qty": o.quantity, "pace": _standing(session, coop, o, moment)}
-                for o in orders],
+        orders=[_line(o, pace=_standing(session, coop, o, moment)) for o in orders],
         silent=[m.name for m in silent[:MAX_NAMES]],
         more=max(len(silent) - MAX_NAMES, 0),
         puzzled=_not_understood(session, coop, moment),
@@ -138,34 +137,46 @@ def _silent_rows(session: Session, coop: Cooperative, orders: Sequence[Order], m
         return []
     values = dict(coop=coop.name, count=len(silent), names=[m.name for m in silent[:MAX_NAMES]],
                   more=max(len(silent) - MAX_NAMES, 0))
-    return [_member_row(c, f"silent:{c.id}:{moment.today}", "silent", render("silent", c.language, **values),
-                        {"1": str(len(silent))}) for c in coordinators(session=session, cooperative_id=coop.id)]
+    return [
+        _member_row(c, f"silent:{c.id}:{moment.today}", "silent", render("silent", c.language, **values),
+                    {"1": str(len(silent))})
+        for c in coordinators(session=session, cooperative_id=coop.id)
+    ]
 
 
 def weekly(session: Session, moment: Moment) -> int:
     """Each buyer contact's weekly progress, on the week's first working day after the digest time."""
     coop = moment.cooperative
-    days = parse_working_days(coop.working_days)
-    monday = moment.today - timedelta(moment.today.weekday())
-    first_working = next((monday + timedelta(i) for i in range(7) if (monday + timedelta(i)).weekday() in days), None)
-    if first_working is None or moment.today < first_working or not (
-        moment.today > first_working or moment.passed(coop.digest_time)
-    ):
+    if not _weekly_due(moment):
         return 0
-    week = moment.today.isocalendar()
+    monday = moment.today - timedelta(moment.today.weekday())
+    year, week, _ = moment.today.isocalendar()
     by_buyer: dict[int, list[dict]] = {}
     for order in store.active_orders(session=session, cooperative_id=coop.id):
-        at_risk = _standing(session, coop, order, moment).at_risk
-        by_buyer.setdefault(order.buyer_id, []).append(
-            {"code": order.code, "done": order.done, "qty": order.quantity, "item": order.item,
-             "due": order.due_date, "at_risk": at_risk})
+        standing = _standing(session, coop, order, moment)
+        line = _line(order, item=order.item, due=order.due_date, at_risk=standing.at_risk)
+        by_buyer.setdefault(order.buyer_id, []).append(line)
     rows = []
     for buyer_id, lines in by_buyer.items():
         for contact in buyer_contacts(session=session, buyer_id=buyer_id):
             body = render("weekly", contact.language, coop=coop.name, day=monday, orders=lines)
-            rows.append(_contact_row(coop, contact, f"weekly:{coop.id}:{contact.id}:{week.year}-W{week.week:02d}",
-                                     "weekly", body))
+            key = f"weekly:{coop.id}:{contact.id}:{year}-W{week:02d}"
+            rows.append(_contact_row(coop, contact, key, "weekly", body))
     return outbox.queue_many(session=session, rows=rows)
+
+
+def _weekly_due(moment: Moment) -> bool:
+    """From the digest time of the week's first working day to the end of the week."""
+    days = parse_working_days(moment.cooperative.working_days)
+    monday = moment.today - timedelta(moment.today.weekday())
+    first = next((monday + timedelta(i) for i in range(7) if (monday + timedelta(i)).weekday() in days), None)
+    if first is None or moment.today < first:
+        return False
+    return moment.today > first or moment.passed(moment.cooperative.digest_time)
+
+
+def _line(order: Order, **extra) -> dict:
+    return {"code": order.code, "done": order.done, "qty": order.quantity, **extra}
 
 
 def _standing(session: Session, coop: Cooperative, order: Order, moment: Moment):

@@ -31,7 +31,9 @@ RESYNC_MINUTES = 5  # picks up `puntada coop add/set` without a restart
 class Clock:
     """Keeps a scheduler's jobs in step with the cooperatives in the database."""
 
-    def __init__(self, scheduler: BaseScheduler, engine: Engine, settings: Settings, send: Callable[[], object]):
+    def __init__(
+        self, scheduler: BaseScheduler, engine: Engine, settings: Settings, send: Callable[[], object]
+    ):
         self.scheduler, self.engine, self.settings, self.send = scheduler, engine, settings, send
 
     def start(self) -> None:
