@@ -158,10 +158,26 @@ _COMMON = _keys(
 )
 # After "un"/"una"/"one" these still make it a count: "hice una", "una blusa", "una mas".
 _AFTER_LONE_ONE = _PIECES | _COURTESY | _keys("mas more hoy ayer ya listo lista tambien solo today")
-# A function word typed in lower case after a number is a code only before these words.
-_AFTER_SUFFIX_CODE = _PIECES | _COURTESY | _keys("y i e hoy ayer mas")
+# Ways of addressing a woman: after them comes a name, so "20 a doña Juana" is "to", not order A.
+_HONORIFICS = _keys(
+    "senora senor senorita sra sr dona don mama mami mamita hermana hermanita companera lic "
+    "licenciada profe querida estimada dear"
+)
+# A one-letter function word after a number ("20 a") is a code only before these words;
+# before a name or any other word it is a preposition ("20 a Juana", "20 a doña Juana").
+_AFTER_SUFFIX_CODE = _PIECES | (_COURTESY - _HONORIFICS) | _keys("y i e hoy ayer mas")
 _FUNCTION_WORDS = frozenset("A E I O U Y AL DE EL LA EN UN MI ME LOS LAS CON POR SIN QUE".split())
-_CODE_MARKERS = _keys("pedido orden order codigo code del de la el lote modelo para")
+_ORDER_WORDS = _keys("pedido pedidos orden order codigo code lote modelo")
+_CODE_MARKERS = _ORDER_WORDS | _keys("del de la el para")
+# Short words that are never an order code she got wrong (checked folded, as typed, and
+# besides every keyword, piece, filler and number word): "SON 20", "HOY 20", "I DID 20".
+_NOT_CODES = frozenset(
+    "a e i o u y q k al de del el la las lo los le les en un mi me mis tu su sus se te nos "
+    "con sin por pa pal que ke son era fue es he ha va van hay di da dan ya hoy mas pz pzs "
+    "pza und ud uds ok si no sr sra don lic tia bs bob usd cm mts kg hrs hr hs min am pm "
+    "did the and to for my all are is we at in on of it so hi pcs".split()
+)
+_CODE_LETTERS = re.compile(r"[a-z]{1,3}")
 _TIME_LEADS = _keys("a hasta desde para tipo como de entre y antes despues")
 _AFTER_TIME_NUMBER = _keys(
     "horas hora minutos min pm am dias dia semanas semana mes meses anos ano "
@@ -266,6 +282,33 @@ _ANYWHERE: dict[Kind, str] = {
 _WEAK_CORRECT = _keys(
     "equivoque equivoco equivocada equivocado equivocacion error eran mistake wrong"
 )
+
+# A count next to these is not "pieces I just finished": what is left or came back, what she
+# will do or asks about, money, a running total (recording it would count pieces twice) or
+# dozens (we do not multiply for her). The bot asks her to send only what she finished.
+_NOT_FINISHED: dict[str, str] = {
+    "left or returned": "falta|faltan|faltaba|faltaria|faltarian|queda|quedan|quedo|quedaron|"
+    "quedaba|quedaban|sobra|sobran|sobraron|resta|restan|pendiente|pendientes|devolvi|"
+    "devolvio|devolvieron|devolver|devuelto|devuelta|devueltos|devueltas|rechazaron|"
+    "rechazado|rechazadas|rechazados|left|remaining|returned",
+    "future or a question": "voy|vamos|va|hare|haremos|hara|hago|hacemos|terminare|puedo|puede|"
+    "puedes|pueden|podemos|podria|tengo que|hay que|necesito|necesita|necesitan|necesitamos|"
+    "manana|proxima|proximo|will|going to|gonna|tomorrow|can i|"
+    "hacer|terminar|acabar|entregar|coser|arreglar|llevar|mandar|enviar",
+    "money": "pagan|paga|pago|pagar|pagaron|pagarian|cobrar|cobro|cobran|deben|debe|debo|"
+    "precio|dinero|cuanto|cuanta|cuantos|cuantas|pay|paid|owe|owes",
+    "running total": "llevo|yevo|llevamos|van|total|hasta hoy|hasta ahora|hasta ahorita|"
+    "hasta el momento|hasta la fecha|en todo|suma|acumulado|acumuladas|semana|semanas|mes|"
+    "meses|cada|c u|diario|al dia|por dia|so far|in total",
+    "dozens": "docena|docenas|dozen|dozens",
+}
+# ... except right after these words: "en la mañana", "acabo de terminar 20".
+_FINISHED_AFTER: dict[str, str] = {
+    "manana": "la las esta",
+    "hacer terminar acabar entregar coser arreglar llevar mandar enviar": "de",
+}
+# Dozens never make a report, even without a number: "media docena".
+_DOZENS = _keys("docena docenas dozen dozens")
 _LANGUAGE_NAMES = {
     **{k: "en" for k in _keys("en in eng english ingles inglesa")},
     **{k: "es" for k in _keys("es esp espanol castellano spanish espanola")},
@@ -286,6 +329,13 @@ def _phrase_table(table: dict[Kind, str]) -> dict[str, list[tuple[tuple[str, ...
 
 _FIRST_WORD_PHRASES = _phrase_table(_KEYWORDS)
 _ANYWHERE_PHRASES = _phrase_table(_ANYWHERE)
+_NOT_FINISHED_PHRASES = _phrase_table({Kind.UNKNOWN: "|".join(_NOT_FINISHED.values())})
+_NOT_FINISHED_WORDS = frozenset(
+    p[0] for entries in _NOT_FINISHED_PHRASES.values() for p, _ in entries if len(p) == 1
+)
+_FINISHED_AFTER_KEYS = {
+    key: _keys(before) for words, before in _FINISHED_AFTER.items() for key in _keys(words)
+}
 # Typos are only forgiven on single words of 5+ letters that are not ordinary words.
 _FUZZY_CANDIDATES = tuple(
     (keys[0], kind)
@@ -300,7 +350,9 @@ _PROTECTED = (
     | _COMMON
     | _NUMBER_WORDS
     | frozenset(k for entries in _FIRST_WORD_PHRASES.values() for p, _ in entries for k in p)
+    | _NOT_FINISHED_WORDS
 )
+_WORD_KEYS = (_PROTECTED | _TIME_LEADS | _AFTER_TIME_NUMBER) - {""}
 
 
 # --------------------------------------------------------------------------- keywords
@@ -369,6 +421,17 @@ def _find_anywhere(tokens: Sequence[_Token]) -> tuple[Kind, int] | None:
     return None
 
 
+def _not_finished(tokens: Sequence[_Token]) -> bool:
+    """Whether the message says its count is not pieces just finished ('me faltan 10')."""
+    for i, token in enumerate(tokens):
+        if not _match_phrase(tokens, i, _NOT_FINISHED_PHRASES):
+            continue
+        before = tokens[i - 1].key if i > 0 and tokens[i - 1].kind == "word" else ""
+        if before not in _FINISHED_AFTER_KEYS.get(token.key, ()):
+            return True
+    return False
+
+
 # --------------------------------------------------------------------------- counts
 
 
@@ -377,7 +440,7 @@ class _Mark:
     first: int  # token index span
     last: int
     value: int = 0
-    problem: str = ""  # "decimal", "zero", "too_big" for a count
+    problem: str = ""  # "decimal", "zero", "too_big" for a count; "unknown_code" for a code
     code: str | None = None  # set for an order code, None for a count
 
 
@@ -555,19 +618,75 @@ def _codes(
 def _suffix_code_ok(tokens: Sequence[_Token], i: int, hi: int, codes: frozenset[str]) -> bool:
     """Whether a code after a number is meant as one: not the 'a' of '20 a Maria'."""
     token = tokens[i]
-    if token.raw != token.raw.lower() or _fold(token.raw).upper() not in _FUNCTION_WORDS:
+    if _fold(token.raw).upper() not in _FUNCTION_WORDS:
         return True
     if i + 1 >= hi or tokens[i + 1].kind != "word":
         return True
     return tokens[i + 1].key in _AFTER_SUFFIX_CODE or _code_of(tokens[i + 1], codes) is not None
 
 
-def _marks(
-    tokens: Sequence[_Token], text: str, lo: int, hi: int, codes: frozenset[str]
+def _is_word_not_code(token: _Token) -> bool:
+    """Whether a short word is an ordinary word rather than an order code."""
+    return _fold(token.raw) in _NOT_CODES or token.key in _WORD_KEYS
+
+
+def _code_attempts(
+    tokens: Sequence[_Token],
+    lo: int,
+    hi: int,
+    counts: list[_Mark],
+    taken: set[int],
+    exempt: Collection[int],
 ) -> list[_Mark]:
-    """Counts and codes between tokens[lo:hi], in message order."""
+    """Letters meant as an order code that is not active: 'B20', 'MT 20', 'pedido X 20'.
+
+    Marked with the problem "unknown_code" so the bot asks instead of using her usual order.
+    A capitalised word right by the count is a code unless it is an ordinary word, so
+    lower-case letters ('20 y', 'b 20') stay words unless glued to the number or after
+    'pedido'; tokens in `exempt` (where a coordinator types a name) are only codes when glued.
+    """
+    starts = {m.first for m in counts}
+    ends = {m.last for m in counts}
+    glued_to = {m.first for m in counts if tokens[m.first].kind == "num"}
+    marks = []
+    for i in range(lo, hi):
+        token = tokens[i]
+        letters = _fold(token.raw)
+        if i in taken or token.kind != "word" or not _CODE_LETTERS.fullmatch(letters):
+            continue
+        ordinary = _is_word_not_code(token)
+        glued = (i + 1 in glued_to and token.end == tokens[i + 1].start) or (
+            i - 1 in glued_to and tokens[i - 1].end == token.start
+        )
+        before, after = _neighbour(tokens, i, -1, lo, hi), _neighbour(tokens, i, 1, lo, hi)
+        by_count = after in starts or before in ends
+        marker = tokens[i - 1].key if i > lo and tokens[i - 1].kind == "word" else ""
+        capital = token.raw.isupper() and i not in exempt
+        if (
+            (glued and (len(letters) == 1 or not ordinary))
+            or (capital and by_count and not ordinary)
+            or (capital and marker in _CODE_MARKERS and len(letters) == 1 and not ordinary)
+            or (marker in _ORDER_WORDS and not ordinary)
+            or (marker in _ORDER_WORDS and letters == "a" and (after in starts or after >= hi))
+        ):
+            marks.append(_Mark(i, i, code=letters.upper(), problem="unknown_code"))
+    return marks
+
+
+def _marks(
+    tokens: Sequence[_Token],
+    text: str,
+    lo: int,
+    hi: int,
+    codes: frozenset[str],
+    exempt: Collection[int] = (),
+) -> list[_Mark]:
+    """Counts and codes between tokens[lo:hi], in message order, with unknown code attempts."""
     counts, blocked = _counts(tokens, text, lo, hi, codes)
     found = counts + _codes(tokens, lo, hi, counts, blocked, codes)
+    if counts:
+        taken = blocked | {i for m in found for i in range(m.first, m.last + 1)}
+        found += _code_attempts(tokens, lo, hi, counts, taken, exempt)
     return sorted(found, key=lambda m: m.first)
 
 
@@ -609,11 +728,27 @@ def _unknown(problem: str) -> Intent:
     return Intent(Kind.UNKNOWN, problem=problem)
 
 
-def _with_items(kind: Kind, marks: Sequence[_Mark], single: bool = False, text: str = "") -> Intent:
-    """An intent carrying counts, or UNKNOWN saying why they cannot be used."""
-    items, problem = _items(marks)
+def _with_items(
+    kind: Kind,
+    marks: Sequence[_Mark],
+    single: bool = False,
+    text: str = "",
+    not_finished: bool = False,
+) -> Intent:
+    """An intent carrying counts, or UNKNOWN saying why they cannot be used.
+
+    With a count, `not_finished` (a remaining, future, money or running-total message) wins
+    over everything else, then a code that is not an active order's, then the count's own
+    problems.
+    """
+    attempt = next((m for m in marks if m.problem == "unknown_code"), None)
+    items, problem = _items([m for m in marks if m.problem != "unknown_code"])
     if problem == "no_number":
         return _unknown("missing_count") if kind is not Kind.REPORT else _unknown(problem)
+    if not_finished:
+        return _unknown("not_a_report")
+    if attempt:
+        return Intent(Kind.UNKNOWN, text=attempt.code or "", problem="unknown_code")
     if problem:
         return _unknown(problem)
     if single and len(items) > 1:
@@ -626,7 +761,7 @@ def _correct(tokens: Sequence[_Token], text: str, after: int, codes: frozenset[s
     marks = _marks(tokens, text, after, len(tokens), codes)
     if not any(m.code is None for m in marks):
         marks = _marks(tokens, text, 0, len(tokens), codes)
-    return _with_items(Kind.CORRECT, marks, single=True)
+    return _with_items(Kind.CORRECT, marks, single=True, not_finished=_not_finished(tokens))
 
 
 def _rest_after(text: str, tokens: Sequence[_Token], end: int) -> str:
@@ -683,13 +818,53 @@ def _record(tokens: Sequence[_Token], text: str, end: int, codes: frozenset[str]
         _, count_from = _phone_span(tokens, text, end)
         who = text[first.start - plus : tokens[count_from - 1].end]
     else:
-        marks = _marks(tokens, text, end, len(tokens), codes)
+        marks = _marks(tokens, text, end, len(tokens), codes, exempt={end})
+        if marks and marks[0].first == end:
+            return _record_count_first(tokens, text, end, codes)
         count_from = marks[0].first if marks else len(tokens)
         who = text[first.start : tokens[count_from - 1].end] if count_from > end else ""
     if not who.strip(_NAME_EDGES):
         return _unknown("missing_text")
     marks = _marks(tokens, text, count_from, len(tokens), codes)
-    return _with_items(Kind.RECORD, marks, text=who.strip(_NAME_EDGES))
+    # The name is checked too: "anotar Rosa le faltan 20" must not find Rosa and record 20.
+    not_finished = _not_finished(tokens)
+    return _with_items(Kind.RECORD, marks, text=who.strip(_NAME_EDGES), not_finished=not_finished)
+
+
+# Between the count and the name: "anotar 20 blusas a Rosa", "anotar 20 para doña Ines".
+_BEFORE_NAME = _keys("a para pa de le hoy ayer") | _PIECES | _AND_WORDS | (_COURTESY - _HONORIFICS)
+# Where a name typed after the count ends: "anotar 20 Rosa gracias".
+_AFTER_NAME = _PIECES | _VERBS | (_COURTESY - _HONORIFICS)
+
+
+def _record_count_first(
+    tokens: Sequence[_Token], text: str, end: int, codes: frozenset[str]
+) -> Intent:
+    """RECORD typed count first: 'anotar 20 Rosa', 'anotar 20 a Rosa Mamani', 'anotar A 5 Ines'.
+
+    A capitalised last word is her name ('anotar 20 ANA'), not an order code.
+    """
+    hi = len(tokens)
+    marks = _marks(tokens, text, end, hi, codes, exempt={hi - 1})
+    starts = {m.first: m for m in marks}
+    j = marks[0].last + 1
+    while j < hi:  # the counts and codes typed before the name
+        if j in starts:
+            j = starts[j].last + 1
+        elif tokens[j].kind == "word" and tokens[j].key in _BEFORE_NAME:
+            j += 1
+        else:
+            break
+    name_from = j
+    while j < hi and j not in starts and not (
+        tokens[j].kind == "word" and tokens[j].key in _AFTER_NAME
+    ):
+        j += 1
+    who = text[tokens[name_from].start : tokens[j - 1].end] if j > name_from else ""
+    if not any(c.isalpha() for c in who):
+        return _unknown("missing_text")
+    not_finished = _not_finished(tokens)  # the name too, as when it comes first
+    return _with_items(Kind.RECORD, marks, text=who.strip(_NAME_EDGES), not_finished=not_finished)
 
 
 def _language(tokens: Sequence[_Token], text: str, end: int, codes: frozenset[str]) -> Intent:
@@ -736,6 +911,8 @@ def parse(text: str, codes: Collection[str] = ()) -> Intent:
     has_count = any(m.code is None for m in marks)
     if command:
         kind, end = command
+        if kind in (Kind.STATUS, Kind.MISSING) and has_count:
+            return _unknown("not_a_report")  # "total 200", "faltan 10": not pieces just made
         if kind not in (Kind.CONFIRM, Kind.REJECT) or (
             not has_count and _short_answer(tokens, end)
         ):
@@ -754,4 +931,6 @@ def _without_command(
         return Intent(anywhere[0])
     if any(t.kind == "word" and t.key in _WEAK_CORRECT for t in tokens):
         return _correct(tokens, text, 0, codes)
-    return _with_items(Kind.REPORT, marks)
+    if any(t.kind == "word" and t.key in _DOZENS for t in tokens):
+        return _unknown("not_a_report")  # "una docena", "media docena": we do not multiply
+    return _with_items(Kind.REPORT, marks, not_finished=_not_finished(tokens))

@@ -29,8 +29,22 @@ def unknown(problem: str) -> Intent:
     return Intent(Kind.UNKNOWN, problem=problem)
 
 
+def unknown_code(code: str) -> Intent:
+    """She named an order code that is not an active order's: ask, never use her usual order."""
+    return Intent(Kind.UNKNOWN, text=code, problem="unknown_code")
+
+
+def record(name: str, *counts: int | tuple[int, str]) -> Intent:
+    """A coordinator's RECORD for the member named `name`."""
+    return Intent(Kind.RECORD, text=name, items=_items(counts))
+
+
 def language(code: str) -> Intent:
     return Intent(Kind.LANGUAGE, language=code)
+
+
+# A count that is not "pieces I just finished": the bot asks her to send only those.
+NOT_FINISHED = unknown("not_a_report")
 
 
 STATUS, HELP, UNDO = Intent(Kind.STATUS), Intent(Kind.HELP), Intent(Kind.UNDO)
@@ -187,17 +201,120 @@ CASES = [
     ("hice 20 a las 5", CODES, report(20)),
     ("hice 20 a Maria", CODES, report(20)),
     ("entregue 20 a la senora", CODES, report(20)),
-    ("voy a entregar 20", CODES, report(20)),
-    ("X 20", CODES, report(20)),
+    ("voy a entregar 20", CODES, NOT_FINISHED),
+    ("entregue 20 a Maria", CODES, report(20)),
     ("A 20", NONE, report(20)),
     ("A 10 A 5", CODES, unknown("several_numbers")),
     ("A 10 y 5", CODES, unknown("mixed_codes")),
-    ("A 10 C 5", CODES, unknown("mixed_codes")),
+    ("A 10 C 5", CODES, unknown_code("C")),
     ("A 20 B", CODES, unknown("mixed_codes")),
     ("A 0", CODES, unknown("zero")),
     ("A 2.5", CODES, unknown("decimal")),
     ("A 71234567", CODES, unknown("too_big")),
     ("pedido A", CODES, unknown("no_number")),
+    # --- a letter before a name is "to", not an order ("a" still means order A elsewhere)
+    ("20 a doña Juana", CODES, report(20)),
+    ("20 a dona juana", CODES, report(20)),
+    ("20 A doña Juana", CODES, report(20)),
+    ("20 A Juana", CODES, report(20)),
+    ("HICE 20 A DOÑA JUANA", CODES, report(20)),
+    ("le di 20 a Juana", CODES, report(20)),
+    ("20 a la senora", CODES, report(20)),
+    ("20 a", CODES, report((20, "A"))),
+    ("20 a gracias", CODES, report((20, "A"))),
+    ("20 A blusas", CODES, report((20, "A"))),
+    ("a20", CODES, report((20, "A"))),
+    # --- a code that is not an active order's: ask which order, never use her usual one
+    ("B20", {"A"}, unknown_code("B")),
+    ("20B", {"A"}, unknown_code("B")),
+    ("b20", {"A"}, unknown_code("B")),
+    ("MT 20", {"A"}, unknown_code("MT")),
+    ("20 MT", {"A"}, unknown_code("MT")),
+    ("15 MT gracias", {"A"}, unknown_code("MT")),
+    ("B 20", NONE, unknown_code("B")),
+    ("X 20", CODES, unknown_code("X")),
+    ("20 X", CODES, unknown_code("X")),
+    ("B veinte", {"A"}, unknown_code("B")),
+    ("pedido B 20", {"A"}, unknown_code("B")),
+    ("pedido b 20", {"A"}, unknown_code("B")),
+    ("orden mt 20", {"A"}, unknown_code("MT")),
+    ("pedido a 20", {"B"}, unknown_code("A")),
+    ("para la C hice 20", CODES, unknown_code("C")),
+    ("A20 B5", {"A"}, unknown_code("B")),
+    ("A 20 B 5", {"A"}, unknown_code("B")),
+    ("corregir C 18", CODES, unknown_code("C")),
+    ("B 2.5", {"A"}, unknown_code("B")),
+    ("pedido B", {"A"}, unknown("no_number")),
+    # ordinary words stay words, in any case, as do lower-case letters not glued to the number
+    ("12pzs", {"A"}, report(12)),
+    ("20 pz", {"A"}, report(20)),
+    ("20 PZS", {"A"}, report(20)),
+    ("hice 20 a las 5", {"B"}, report(20)),
+    ("A 20", {"B"}, report(20)),
+    ("20 a", {"B"}, report(20)),
+    ("b 20", {"A"}, report(20)),
+    ("mt 20", {"A"}, report(20)),
+    ("20 y", {"A"}, report(20)),
+    ("SON 20", {"A"}, report(20)),
+    ("OK 20", {"A"}, report(20)),
+    ("HICE 20 HOY", {"A"}, report(20)),
+    ("YA HICE 20 PZS", {"A"}, report(20)),
+    ("I DID 20", {"A"}, report(20)),
+    ("LE DI 20 A ANA", {"A"}, report(20)),
+    ("termine el pedido y 20 mas", {"A"}, report(20)),
+    # --- counts that are not pieces she just finished: left, returned, future, money, totals
+    ("me faltan 10", NONE, NOT_FINISHED),
+    ("solo me falta 5", NONE, NOT_FINISHED),
+    ("me quedan 10", NONE, NOT_FINISHED),
+    ("me devolvieron 5", NONE, NOT_FINISHED),
+    ("devolvi 3", NONE, NOT_FINISHED),
+    ("Me devolvieron 5 blusas para arreglar", NONE, NOT_FINISHED),
+    ("faltan 10", NONE, NOT_FINISHED),
+    ("hice 20 y me faltan", NONE, NOT_FINISHED),
+    ("hice 20 y me faltan 10", NONE, NOT_FINISHED),
+    ("voy a hacer 20", NONE, NOT_FINISHED),
+    ("puedo hacer 20?", NONE, NOT_FINISHED),
+    ("mañana 20", NONE, NOT_FINISHED),
+    ("manana hago 20", NONE, NOT_FINISHED),
+    ("tengo que entregar 20", NONE, NOT_FINISHED),
+    ("cuantas me pagan por 20", NONE, NOT_FINISHED),
+    ("me deben 20", NONE, NOT_FINISHED),
+    ("cuanto pagan por 20", NONE, NOT_FINISHED),
+    ("llevo 200", NONE, NOT_FINISHED),
+    ("ya llevo 120", NONE, NOT_FINISHED),
+    ("en total 200", NONE, NOT_FINISHED),
+    ("son 200 en total", NONE, NOT_FINISHED),
+    ("hasta hoy 150", NONE, NOT_FINISHED),
+    ("total 200", NONE, NOT_FINISHED),
+    ("mi total 200", NONE, NOT_FINISHED),
+    ("cuanto llevo? 200", NONE, NOT_FINISHED),
+    ("esta semana hice 100", NONE, NOT_FINISHED),
+    ("20 por dia", NONE, NOT_FINISHED),
+    ("2 docenas", NONE, NOT_FINISHED),
+    ("una docena", NONE, NOT_FINISHED),
+    ("media docena", NONE, NOT_FINISHED),
+    ("si me faltan 10", NONE, NOT_FINISHED),
+    ("me faltan B 10", {"A"}, NOT_FINISHED),
+    ("me faltan 2.5", NONE, NOT_FINISHED),
+    ("corregir total 200", NONE, NOT_FINISHED),
+    ("me equivoque, llevo 200", NONE, NOT_FINISHED),
+    # ... while reports, and those words without a count, read as before
+    ("hice 20", NONE, report(20)),
+    ("ya termine 20", NONE, report(20)),
+    ("termine 20 hoy", NONE, report(20)),
+    ("hoy 20", NONE, report(20)),
+    ("20 blusas mas", NONE, report(20)),
+    ("otras 20", NONE, report(20)),
+    ("hice 20 en la mañana", NONE, report(20)),
+    ("esta manana termine 20", NONE, report(20)),
+    ("hice 20 a las 5 de la manana", NONE, report(20)),
+    ("acabo de terminar 20", NONE, report(20)),
+    ("termine de hacer 20", NONE, report(20)),
+    ("hice 20 hasta las 6 pm", NONE, report(20)),
+    ("faltan", NONE, MISSING),
+    ("me faltan", NONE, unknown("no_number")),
+    ("si 350", NONE, report(350)),
+    ("ok", NONE, unknown("no_number")),
     # --- corrections
     ("corregir 18", NONE, correct(18)),
     ("corrijo 18", NONE, correct(18)),
@@ -371,6 +488,23 @@ CASES = [
     ("record Rosa 20", NONE, Intent(Kind.RECORD, text="Rosa", items=(Item(20),))),
     ("anotr Rosa 5", NONE, Intent(Kind.RECORD, text="Rosa", items=(Item(5),))),
     ("anotar Doña Ines veinte", NONE, Intent(Kind.RECORD, text="Doña Ines", items=(Item(20),))),
+    ("anotar 20 Rosa", NONE, record("Rosa", 20)),
+    ("anotar 20 a Rosa Mamani", NONE, record("Rosa Mamani", 20)),
+    ("anotar 20 para Rosa", NONE, record("Rosa", 20)),
+    ("anotar veinte Rosa", NONE, record("Rosa", 20)),
+    ("anotar 20 blusas a doña Ines gracias", NONE, record("doña Ines", 20)),
+    ("anotar 20 a Rosa", CODES, record("Rosa", 20)),
+    ("anotar 20 B Rosa", CODES, record("Rosa", (20, "B"))),
+    ("anotar A 5 Ines", CODES, record("Ines", (5, "A"))),
+    ("anotar 20 ANA", CODES, record("ANA", 20)),
+    ("anotar ANA 20", CODES, record("ANA", 20)),
+    ("anotar 20 X Rosa", CODES, unknown_code("X")),
+    ("anotar Rosa X 20", CODES, unknown_code("X")),
+    ("anotar 20 Rosa 5", NONE, unknown("several_numbers")),
+    ("anotar 20 hoy", NONE, unknown("missing_text")),
+    ("anotar Rosa le faltan 20", NONE, NOT_FINISHED),
+    ("anotar 20 Rosa total", NONE, NOT_FINISHED),
+    ("anotar sabina", NONE, unknown("missing_count")),
     ("anotar Rosa", NONE, unknown("missing_count")),
     ("anotar 20", NONE, unknown("missing_text")),
     ("anotar", NONE, unknown("missing_text")),
@@ -476,9 +610,17 @@ def test_codes_glued_to_the_number(text: str, expected: Intent) -> None:
     assert parse(text, CODES) == expected
 
 
-@pytest.mark.parametrize("text", ["A20", "20a", "12pzs", "mt15"])
-def test_letters_that_are_not_active_codes_are_words(text: str) -> None:
-    assert parse(text, {"B"}).items[0].code is None
+@pytest.mark.parametrize("text", ["12pzs", "20pz", "20 pzs", "hice 20 a las 5", "20 a Maria"])
+def test_words_by_the_count_are_not_codes(text: str) -> None:
+    assert parse(text, {"B"}) == report(20 if "20" in text else 12)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"), [("A20", "A"), ("20a", "A"), ("mt15", "MT"), ("15mt", "MT"), ("20y", "Y")]
+)
+def test_letters_glued_to_the_count_are_a_code_even_when_not_active(text: str, code: str) -> None:
+    """'A20' when A is closed: ask which order, never put the pieces on her usual one."""
+    assert parse(text, {"B"}) == unknown_code(code)
 
 
 def test_codes_may_be_given_in_any_case() -> None:
