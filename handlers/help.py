@@ -13,4 +13,5 @@ def help(context: Context, intent: Intent) -> Reply:
 
 def not_understood(context: Context, intent: Intent) -> Reply:
     """Say what was wrong and show an example; the message waits for the coordinator."""
-    return puzzled("not_understood", problem=intent.problem)
+    codes = [o.code for o in context.active_orders()]
+    return puzzled("not_understood", problem=intent.problem, code=intent.text, codes=codes)

@@ -35,9 +35,11 @@ LONG = {
 MEMBER_TEMPLATES = {
     "wrong_number", "unknown_sender", "inactive", "coordinator_only", "no_orders",
     "nothing_to_correct", "nothing_to_undo", "nothing_to_confirm", "stopped", "started", "language",
-    "help", "welcome", "stopped_contact", "recorded", "held", "which_order", "corrected", "undone", "rejected", "status",
+    "help", "welcome", "stopped_contact", "recorded", "held", "which_order", "corrected", "undone",
+    "rejected", "status",
 }
-PROBLEMS = ["", "empty", "no_number", "several_numbers", "decimal", "zero", "too_big", "mixed_codes",
+PROBLEMS = ["", "empty", "no_number", "not_a_report", "unknown_code", "several_numbers", "decimal", "zero",
+            "too_big", "mixed_codes",
             "missing_text", "missing_phone", "missing_count"]
 
 
@@ -49,7 +51,8 @@ def _cases():
                 yield pytest.param(name, LONG.get(variant, {}), language, id=f"{variant}-{language}")
     for problem in PROBLEMS:
         for language in LANGUAGES:
-            yield pytest.param("not_understood", {"problem": problem}, language,
+            values = {"problem": problem, "code": "XYZ", "codes": ["A", "B", "MT", "XYZ", "Q"]}
+            yield pytest.param("not_understood", values, language,
                                id=f"not_understood-{problem or 'other'}-{language}")
 
 

@@ -209,7 +209,9 @@ def test_a_closed_order_takes_no_more_reports(engine, club, now, runner):
 
 def test_an_unknown_sender_gets_a_polite_reply_and_the_message_is_kept(engine, club, now):
     reply = f.text(engine, "+59179999999", "hice 20", at=now, sid="SM" + "1" * 32)
-    assert reply == "Hola. Tu numero no esta registrado en Bartolina Sisa. Pide a tu coordinadora que te registre."
+    assert reply == (
+        "Hola. Tu numero no esta registrado en Bartolina Sisa. Pide a tu coordinadora que te registre."
+    )
     stored = f.inbound(engine, "SM" + "1" * 32)
     assert (stored.sender, stored.body, stored.intent) == ("+59179999999", "hice 20", "unknown_sender")
     assert f.count(engine, Report) == 0
@@ -308,3 +310,20 @@ def test_her_messages_sent_twice_at_once_count_once(engine, club, now):
     at_once("borrar", 4)
     assert f.done(engine, club.order.id) == 0
     assert [s for _, _, s in f.reports(engine)].count("accepted") == 0
+
+
+def test_counts_that_are_not_finished_pieces_are_not_recorded(engine, club, now):
+    for text in ("me faltan 10", "llevo 200", "voy a hacer 20", "2 docenas"):
+        assert f.text(engine, ROSA, text, at=now) == (
+            "Solo anoto las piezas que terminaste, por ejemplo: hice 20. Tu total: total. No anoté nada."
+        )
+    assert f.reports(engine) == []
+
+
+def test_a_code_of_no_open_order_is_not_put_on_her_usual_order(engine, club, now, runner):
+    f.order(engine, club, code="MT", assign=ROSA)
+    runner.invoke(args=["order", "close", "--coop", "Bartolina Sisa", "MT"])
+    assert f.text(engine, ROSA, "MT 20", at=now) == (
+        "No hay pedido MT abierto. Pedidos: A. Ejemplo: A 20. No anoté nada."
+    )
+    assert f.reports(engine) == []
