@@ -381,7 +381,7 @@ def demo() -> None:
 
 @jobs_group.command("run")
 @click.argument("name", type=click.Choice(JOB_NAMES))
-@click.option("--at", help="as if it were this moment (ISO 8601; without offset: each cooperative's local time)")
+@click.option("--at", help="as if it were this moment (ISO 8601; no offset: each cooperative's own clock)")
 def jobs_run(name: str, at: str | None) -> None:
     """Run one job now (or as if at --at) and say what it did."""
     moment = _moment(at)
@@ -450,7 +450,7 @@ def _sender(app_state):
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
-              help="run the clock in this process too (production: --no-scheduler, and one `puntada scheduler`)")
+              help="run the clock in this process too (production: --no-scheduler + `puntada scheduler`)")
 def serve(workers: int, threads: int, scheduler: bool) -> None:
     """Serve the web app with gunicorn on HOST:PORT, with the scheduler beside it."""
     from bot.serving import run
