@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from bot.channels import Channel
-from bot.db import unit_of_work
+from bot.config import Settings
+from bot.dispatch import dispatch
 from bot.models import Member, Outbox, OutboxStatus, utcnow
 from bot.render import render
 
@@ -77,17 +80,13 @@ def messages(*, session: Session, status: str | None = None) -> list[Outbox]:
     return list(session.scalars(query.order_by(Outbox.id)))
 
 
-def send_queued(engine: Engine, channel: Channel, *, limit: int = 500) -> int:
-    """Send what is queued, oldest first; returns how many went out."""
-    with unit_of_work(engine) as session:
-        query = select(Outbox).where(Outbox.status == OutboxStatus.QUEUED)
-        batch = list(session.scalars(query.order_by(Outbox.id).limit(limit)))
-        for message in batch:  # claimed: another sender will not pick these up
-            message.status = OutboxStatus.SENDING
-            message.attempts += 1
-    for message in batch:
-        result = channel.send(message)
-        with unit_of_work(engine) as session:
-            row = session.get(Outbox, message.id)
-            row.status, row.twilio_sid, row.sent_at = result.status, result.sid, utcnow()
-    return len(batch)
+def send_queued(
+    engine: Engine,
+    channel: Channel,
+    *,
+    settings: Settings | None = None,
+    at: datetime | None = None,
+    limit: int = 500,
+) -> int:
+    """Send what is queued and quiet hours allow, oldest first; returns how many went out."""
+    return dispatch(engine, settings or Settings(), channel, at=at, limit=limit).sent

@@ -26,8 +26,8 @@ def test_a_key_is_queued_once(engine, club):
 def test_the_console_channel_prints_each_message_once_and_marks_it_sent(engine, club, now):
     f.text(engine, JUANA, "aviso Reunion el lunes", at=now)
     printed = io.StringIO()
-    assert send_queued(engine, Console(printed)) == 3
-    assert send_queued(engine, Console(printed)) == 0
+    assert send_queued(engine, Console(printed), at=now) == 3
+    assert send_queued(engine, Console(printed), at=now) == 0
     lines = printed.getvalue().splitlines()
     assert f"[sms to {mask(ROSA)}] broadcast: Bartolina Sisa: Reunion el lunes" in lines
     assert len(lines) == 3
