@@ -93,7 +93,8 @@ def dispatch(
     """
     at = at or utcnow()
     holder = f"{socket.gethostname()[:30]}:{os.getpid()}:{threading.get_ident()}"
-    mps = settings.twilio_max_mps if channel.paced else None
+    # A channel that says nothing of pacing is paced: the cap is the safe default.
+    mps = settings.twilio_max_mps if getattr(channel, "paced", True) else None
     recover_stale(engine)
     with unit_of_work(engine) as session:
         held = _quiet_cooperatives(session, at)
