@@ -44,9 +44,31 @@ def queue(
         content_variables=variables,
         status=OutboxStatus.QUEUED,
         attempts=0,
+        fell_back=False,
         created_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["key"])
     return session.execute(statement.returning(Outbox.id)).first() is not None
+
+
+def queue_many(*, session: Session, rows: list[dict]) -> int:
+    """Queue many messages in one statement; returns how many keys were new."""
+    if not rows:
+        return 0
+    insert = _INSERTS[session.get_bind().dialect.name](Outbox)
+    now = utcnow()
+    values = [
+        dict(key=r["key"], cooperative_id=r.get("cooperative_id"), recipient=r["recipient"],
+             channel=r.get("channel", "sms"), kind=r["kind"], body=r["body"],
+             content_variables=r.get("variables"), status=OutboxStatus.QUEUED, attempts=0,
+             fell_back=False, created_at=now)
+        for r in rows
+    ]
+    queued = 0
+    for start in range(0, len(values), 1000):  # stay far below SQLite's bound-parameter limit
+        chunk = insert.values(values[start : start + 1000])
+        statement = chunk.on_conflict_do_nothing(index_elements=["key"]).returning(Outbox.id)
+        queued += len(session.execute(statement).all())
+    return queued
 
 
 def queue_for_member(
