@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import logging
 import sys
 import uuid
 from datetime import datetime
@@ -430,8 +429,9 @@ def scheduler() -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from bot.scheduler import Clock
+    from bot.serving import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     clock_ = Clock(BlockingScheduler(), puntada().engine, puntada().settings, _sender(puntada()))
     clock_.start()
 

@@ -28,7 +28,7 @@ class _Server(BaseApplication):
     def load(self):
         from bot import create_app
 
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        configure_logging()
         return create_app()
 
 
@@ -48,7 +48,7 @@ class _MasterClock:
         from bot.dispatch import dispatch
         from bot.scheduler import Clock
 
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        configure_logging()
         self.engine = make_engine(self.settings.database_url, pool_size=2)
         channel = channel_for(self.settings)
         self.scheduler = BackgroundScheduler()
@@ -65,6 +65,12 @@ class _MasterClock:
     def on_exit(self, server) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+
+
+def configure_logging() -> None:
+    """INFO for Puntada's own lines; APScheduler only when something goes wrong."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def run(*, settings: Settings, workers: int, threads: int, with_scheduler: bool) -> None:
