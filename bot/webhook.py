@@ -29,8 +29,8 @@ def messages() -> Response:
     sender, recipient = form.get("From", ""), form.get("To", "")
     if not (sid and sender and recipient):
         return plain("MessageSid, From and To are required", 400)
-    if max(len(sid), len(sender), len(recipient)) > MAX_FIELD:
-        return plain("MessageSid, From or To is too long", 400)
+    if not all(_well_formed(value) for value in (sid, sender, recipient)):
+        return plain("MessageSid, From or To is too long or has control characters", 400)
     reply = receive(puntada().engine, Inbound(sid, sender, recipient, form.get("Body", "")))
     twiml = MessagingResponse()
     twiml.message(reply)
@@ -70,6 +70,10 @@ def _signed_url() -> str:
         return request.url
     query = request.query_string.decode("latin-1")
     return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def _well_formed(value: str) -> bool:
+    return len(value) <= MAX_FIELD and value.isprintable()
 
 
 def plain(message: str, status: int) -> Response:

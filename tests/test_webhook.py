@@ -203,3 +203,11 @@ def test_control_characters_in_a_body_are_stored_as_spaces(client, club, engine)
     reply = message_of(client.post("/twilio/messages", data=form(body="hice\x0020\x07 blusas")))
     assert reply.startswith("Rosa, anoté 20 en el pedido A.")
     assert f.inbound(engine, "SM" + "a" * 32).body == "hice 20  blusas"
+
+
+@pytest.mark.parametrize("field", ["MessageSid", "From", "To"])
+def test_control_characters_in_an_address_are_a_bad_request(client, club, engine, field):
+    data = form()
+    data[field] = data[field] + "\x00"
+    assert client.post("/twilio/messages", data=data).status_code == 400
+    assert f.count(engine, InboundMessage) == 0
