@@ -49,8 +49,8 @@ def test_any_message_from_a_member_gets_a_reply_of_at_most_two_segments(engine, 
     assert all(1 <= pieces <= MAX_PIECES for _, pieces, _ in f.reports(engine))
 
 
-JUNK = st.one_of(st.text(max_size=80), st.sampled_from(["", "+", "whatsapp:", "whatsapp:+1", "+00000", "+591\x00",
-                                                        "+591" + "9" * 20, COOP_NUMBER]))
+ODD_ADDRESSES = ["", "+", "whatsapp:", "whatsapp:+1", "+00000", "+591\x00", "+591" + "9" * 20, COOP_NUMBER]
+JUNK = st.one_of(st.text(max_size=80), st.sampled_from(ODD_ADDRESSES))
 FIELDS = st.sampled_from(["MessageSid", "SmsMessageSid", "From", "To", "Body", "NumMedia", "AccountSid", "X"])
 
 
@@ -65,7 +65,8 @@ def test_malformed_webhook_forms_never_fail_or_count(client, engine, club, form)
 
 
 @pytest.mark.parametrize("content_type, body", [
-    ("application/json", b'{"MessageSid": "SM1", "From": "+59171000001", "To": "+59162000100", "Body": "20"}'),
+    ("application/json",
+     b'{"MessageSid": "SM1", "From": "+59171000001", "To": "+59162000100", "Body": "20"}'),
     ("text/plain", b"MessageSid=SM1&From=%2B59171000001&To=%2B59162000100&Body=20"),
     ("application/x-www-form-urlencoded", b"MessageSid=SM\xff\xfe&From=%2B591\xc3\x28&To=\x80&Body=\xff20"),
     ("application/x-www-form-urlencoded", b"%%%&&&==="),
