@@ -47,6 +47,9 @@ class Settings:
             backend = "twilio" if sid and token else "console"
         if backend not in BACKENDS:
             raise ConfigError(f"MESSAGING_BACKEND must be one of {', '.join(BACKENDS)}")
+        if backend == "twilio" and not (sid and token):
+            # Without the token no webhook signature could be checked: refuse to run open.
+            raise ConfigError("MESSAGING_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
         return cls(
             database_url=_database_url(env.get("DATABASE_URL", "").strip() or cls.database_url),
             twilio_account_sid=sid,
