@@ -19,7 +19,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -31,6 +33,8 @@ def _sqlite_engine(url: str) -> Engine:
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         # pysqlite's own transaction handling would defer BEGIN; we issue it ourselves.
         isolation_level=None,
+        # Errors (and so logs) never carry the values: phone numbers, message bodies.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")

@@ -1,0 +1,44 @@
+"""Logs never carry a full phone number, a member's message, a token or a login code."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from bot.channels import Console
+from bot.db import unit_of_work
+from bot.models import Member
+from bot.outbox import send_queued
+from tests import factories as f
+from tests.factories import COOP_NUMBER, ELENA, EXPORTER_CONTACT, JUANA, LIDIA, ROSA
+from tests.test_webhook import form, sign
+
+PHONES = [ROSA, LIDIA, ELENA, JUANA, EXPORTER_CONTACT]
+BODIES = ["hice 23 blusas", "aviso Reunion secreta el lunes", "corregir 21"]
+
+
+def test_a_busy_evening_leaves_no_personal_data_in_the_logs(signed_app, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    engine = signed_app.extensions["puntada"].engine
+    f.club(engine)
+    client = signed_app.test_client()
+    for i, (sender, body) in enumerate([(ROSA, BODIES[0]), (JUANA, BODIES[1]), (ROSA, BODIES[2])]):
+        data = form(sender=sender, body=body, sid=f"SM{i:032d}")
+        assert client.post("/twilio/messages", data=data, headers={"X-Twilio-Signature": sign(data)}).status_code == 200
+    data = form(body="20", sid="SM" + "9" * 32)
+    assert client.post("/twilio/messages", data=data, headers={"X-Twilio-Signature": "forged"}).status_code == 403
+    send_queued(engine, Console(), at=f.STORY_START)
+    logged = caplog.text
+    assert "inbound" in logged  # something was logged, and it was checked
+    for secret in [*PHONES, *(p[4:] for p in PHONES), *BODIES, "test-token", COOP_NUMBER[4:]]:
+        assert secret not in logged, secret
+    assert ROSA not in capsys.readouterr().out  # what the console "sends" is masked too
+
+
+def test_database_errors_do_not_repeat_the_values(engine, club):
+    with pytest.raises(IntegrityError) as error:
+        with unit_of_work(engine) as session:
+            session.add(Member(cooperative_id=club.cooperative.id, name="Rosa bis", phone=ROSA))
+    assert ROSA not in str(error.value)
