@@ -111,6 +111,21 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def db_backup(file: Path) -> None:
+    """Copy the database to FILE while Puntada runs (SQLite backup API, or pg_dump)."""
+    from bot.backup import BackupError, backup
+
+    if file.exists():
+        raise _Fail(f"{file} exists; choose a new file name")
+    try:
+        backup(puntada().settings.database_url, file)
+    except (BackupError, OSError) as error:
+        raise _Fail(f"backup failed: {error}") from None
+    click.echo(f"backup written to {file}")
+
+
 @coop.command("add")
 @click.argument("name")
 @click.option("--number", required=True, help="the Twilio number members text, E.164")
