@@ -35,7 +35,7 @@ order = AppGroup("order", help="Orders.")
 report = AppGroup("report", help="Reports of finished pieces.")
 export = AppGroup("export", help="Data out, as CSV.")
 jobs_group = AppGroup("jobs", help="The scheduled jobs, run by hand.")
-JOB_NAMES = ["reminders", "digest", "alerts", "weekly", "dispatch"]
+JOB_NAMES = ["reminders", "digest", "alerts", "weekly", "dispatch", "spool"]
 MAX_QUANTITY = 10_000_000
 
 
@@ -405,6 +405,11 @@ def jobs_run(name: str, at: str | None) -> None:
         from bot.dispatch import dispatch
 
         click.echo(f"dispatch: {dispatch(engine, settings, channel_for(settings), at=moment)}")
+        return
+    if name == "spool":
+        from bot import spool
+
+        click.echo(f"spool: {spool.replay(engine, Path(settings.spool_dir))}")
         return
     from bot import jobs
 

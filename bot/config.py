@@ -35,6 +35,7 @@ class Settings:
     twilio_max_mps: int = 10
     host: str = "127.0.0.1"
     port: int = 8000
+    spool_dir: str = str(INSTANCE / "spool")  # inbound messages wait here while the database is down
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +64,7 @@ class Settings:
             twilio_max_mps=_int(env, "TWILIO_MAX_MPS", 10, low=1),
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_int(env, "PORT", 8000, low=1, high=65535),
+            spool_dir=env.get("SPOOL_DIR", "").strip() or cls.spool_dir,
         )
 
     def with_secret_key(self, instance: Path = INSTANCE) -> Settings:

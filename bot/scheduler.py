@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -18,13 +19,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bot import jobs
+from bot import jobs, spool
 from bot.clock import clock_time
 from bot.config import Settings
 from bot.models import Cooperative
 
 log = logging.getLogger(__name__)
 DISPATCH_SECONDS = 5
+SPOOL_SECONDS = 30  # messages that arrived while the database was down
 RESYNC_MINUTES = 5  # picks up `puntada coop add/set` without a restart
 
 
@@ -43,6 +45,8 @@ class Clock:
                                id="dispatch", **options)
         self.scheduler.add_job(self._safe(self.sync), IntervalTrigger(minutes=RESYNC_MINUTES),
                                id="sync", **options)
+        self.scheduler.add_job(self._safe(self.replay), IntervalTrigger(seconds=SPOOL_SECONDS),
+                               id="spool", **options)
         self.sync()
         self.catch_up()
         self.scheduler.start()
@@ -70,6 +74,10 @@ class Clock:
         """Run every job once now: each queues only what is already due and not yet queued."""
         for job in jobs.JOBS.values():
             jobs.run(self.engine, job)
+
+    def replay(self) -> None:
+        """Record what the webhook kept on disk while the database was down."""
+        spool.replay(self.engine, Path(self.settings.spool_dir))
 
     def _reminders(self, cooperative_id: int) -> None:
         jobs.run(self.engine, jobs.reminders, cooperative_id=cooperative_id)

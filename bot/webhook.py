@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 from functools import cache
+from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import text
+from sqlalchemy import exc, text
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import puntada
+from bot import puntada, spool
 from bot.inbound import Inbound, receive
+from bot.models import utcnow
+from bot.render import render
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
+DATABASE_DOWN = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 MAX_FIELD = 64  # a MessageSid is 34 characters; an address at most "whatsapp:" and 15 digits
 
 
@@ -31,7 +35,14 @@ def messages() -> Response:
         return plain("MessageSid, From and To are required", 400)
     if not all(_well_formed(value) for value in (sid, sender, recipient)):
         return plain("MessageSid, From or To is too long or has control characters", 400)
-    reply = receive(puntada().engine, Inbound(sid, sender, recipient, form.get("Body", "")))
+    message = Inbound(sid, sender, recipient, form.get("Body", ""), utcnow())
+    try:
+        reply = receive(puntada().engine, message)
+    except DATABASE_DOWN as error:
+        # Nothing is lost: the message waits on disk and the spool job records it later.
+        spool.append(Path(puntada().settings.spool_dir), message)
+        log.warning("database unavailable (%s): inbound %s spooled", type(error).__name__, sid)
+        reply = render("spooled", "es")
     twiml = MessagingResponse()
     twiml.message(reply)
     return Response(str(twiml), mimetype="text/xml")
