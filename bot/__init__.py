@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot import logs
 from bot.config import Settings
 from bot.db import make_engine
 
@@ -25,6 +26,7 @@ class Puntada:
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app and its command line from settings (by default, the environment)."""
     settings = (settings or Settings.from_env()).with_secret_key()
+    logs.install()
     app = Flask(__name__, template_folder="../templates/web")
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     # Twilio reaches us through a proxy in production; its headers give the URL it signed.

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 import handlers
-from bot import clock, store
+from bot import clock, flood, store
 from bot.db import unit_of_work
 from bot.models import Channel, Cooperative, InboundMessage, utcnow
 from bot.parsing import parse
@@ -89,6 +89,17 @@ def _answer(session: Session, row: InboundMessage, message: Inbound) -> str:
         row.intent, row.understood = "wrong_number", False
         return render("wrong_number", "es")
     row.cooperative_id = cooperative.id
+    reply, member = _answer_member(session, row, cooperative)
+    count = flood.recent(session=session, cooperative=cooperative, message=row)
+    if count > cooperative.flood_limit:
+        # A reply loop stops when we stop answering; what she reported is recorded all the same.
+        name = member.name if member else ""
+        flood.alert(session=session, cooperative=cooperative, message=row, count=count, name=name)
+        return ""
+    return reply
+
+
+def _answer_member(session: Session, row: InboundMessage, cooperative: Cooperative):
     phone = _phone(row.sender, cooperative)
     member = phone and store.member_by_phone(
         session=session, cooperative_id=cooperative.id, phone=phone, lock=True
@@ -96,7 +107,7 @@ def _answer(session: Session, row: InboundMessage, message: Inbound) -> str:
     contacts = [] if member or not phone else store.contacts_by_phone(session=session, phone=phone)
     if not member and not contacts:
         row.intent, row.understood = "unknown_sender", False
-        return render("unknown_sender", cooperative.language, coop=cooperative.name)
+        return render("unknown_sender", cooperative.language, coop=cooperative.name), None
     if member:
         row.member_id = member.id
         if row.channel == Channel.WHATSAPP:
@@ -114,7 +125,7 @@ def _answer(session: Session, row: InboundMessage, message: Inbound) -> str:
     reply = handlers.dispatch(context, intent)
     row.intent = str(reply.intent or intent.kind)
     row.understood = reply.understood
-    return render(reply.template, context.language(), **reply.values)
+    return render(reply.template, context.language(), **reply.values), member or None
 
 
 def _phone(sender: str, cooperative: Cooperative) -> str:

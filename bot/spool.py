@@ -84,7 +84,8 @@ def _replay_file(engine: Engine, directory: Path, batch: Path) -> Replayed:
                 repeated += 1
                 continue
             reply = receive(engine, message)
-            _send_reply(engine, message, reply)
+            if reply:
+                _send_reply(engine, message, reply)
             recorded += 1
         except Exception:
             # Still down: put back what is left for the next run, lose nothing.

@@ -44,7 +44,8 @@ def messages() -> Response:
         log.warning("database unavailable (%s): inbound %s spooled", type(error).__name__, sid)
         reply = render("spooled", "es")
     twiml = MessagingResponse()
-    twiml.message(reply)
+    if reply:  # no reply at all to a number flooding the bot
+        twiml.message(reply)
     return Response(str(twiml), mimetype="text/xml")
 
 

@@ -39,8 +39,13 @@ def test_a_busy_evening_leaves_no_personal_data_in_the_logs(signed_app, caplog, 
     assert ROSA not in capsys.readouterr().out  # what the console "sends" is masked too
 
 
-def test_database_errors_do_not_repeat_the_values(engine, club):
+def test_database_errors_logged_with_their_traceback_show_no_phone(engine, club, caplog):
     with pytest.raises(IntegrityError) as error:
         with unit_of_work(engine) as session:
             session.add(Member(cooperative_id=club.cooperative.id, name="Rosa bis", phone=ROSA))
-    assert ROSA not in str(error.value)
+    try:
+        raise error.value
+    except IntegrityError:
+        logging.getLogger("bot.test").exception("could not add %s", ROSA)
+    assert "IntegrityError" in caplog.text and "could not add +591*****001" in caplog.text
+    assert ROSA not in caplog.text and ROSA[1:] not in caplog.text
