@@ -194,3 +194,30 @@ class SenderLease(SQLModel, table=True):
 def utcnow() -> datetime:
     """The current time in UTC, the form every stored time takes."""
     return datetime.now(UTC)
+
+
+class LoginCode(SQLModel, table=True):
+    """A one-time dashboard sign-in code: only its keyed hash is kept."""
+
+    __tablename__ = "login_code"
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(index=True, max_length=20)  # E.164
+    code_hash: str = Field(max_length=64)
+    expires_at: datetime
+    used_at: datetime | None = None
+    created_at: datetime = Field(default_factory=lambda: utcnow())
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A sign-in event (a code sent, a wrong code) counted for rate limits per phone and address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_phone", "phone", "kind", "at"),
+        Index("ix_login_attempt_client", "client", "kind", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20)
+    client: str = Field(max_length=64)  # the requester's IP address
+    kind: str = Field(max_length=8)  # "sent" or "failed"
+    at: datetime = Field(default_factory=lambda: utcnow())
