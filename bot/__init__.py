@@ -33,10 +33,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
     app.extensions["puntada"] = Puntada(settings=settings, engine=make_engine(settings.database_url))
 
-    from bot import cli, delivery, webhook
+    from bot import cli, dashboard, delivery, webhook
 
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(delivery.blueprint)
+    dashboard.init_app(app, public_base_url=settings.public_base_url,
+                       exempt=(webhook.blueprint, delivery.blueprint))
     cli.register(app)
     return app
 

@@ -149,6 +149,28 @@ def add_member(
     return member
 
 
+def update_member(
+    *,
+    session: Session,
+    cooperative: Cooperative,
+    member: Member,
+    phone: str,
+    name: str,
+    role: str,
+    language: str,
+    channel: str,
+) -> Member:
+    """Change a member's name, phone, role, language and channel, checked as when adding her."""
+    checked = _member(cooperative, phone, name, role, language, channel)
+    other = store.member_by_phone(session=session, cooperative_id=cooperative.id, phone=checked.phone)
+    if other is not None and other.id != member.id:
+        raise Invalid(f"{checked.phone} is already a member of {cooperative.name}")
+    for field in ("name", "phone", "role", "language", "channel"):
+        setattr(member, field, getattr(checked, field))
+    session.flush()
+    return member
+
+
 def import_members(*, session: Session, cooperative: Cooperative, text: str) -> list[Member]:
     """Register members from CSV text; any bad row, reported by line, imports none."""
     rows = list(csv.reader(io.StringIO(text)))

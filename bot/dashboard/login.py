@@ -1,0 +1,187 @@
+"""One-time sign-in codes: sent through the outbox, kept only as a keyed hash, used once.
+
+Limits are counted in the database (LoginAttempt), so they hold across web processes:
+a few codes per phone and per address, and a few wrong codes, in a sliding window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from bot import outbox
+from bot.models import (
+    BuyerContact,
+    Cooperative,
+    LoginAttempt,
+    LoginCode,
+    Member,
+    Order,
+    Role,
+)
+from bot.phones import BadPhone, to_e164
+from bot.render import render
+
+CODE_LIFETIME = timedelta(minutes=10)
+WINDOW = timedelta(minutes=15)
+SENT_PER_PHONE = 3
+SENT_PER_CLIENT = 10
+FAILED_PER_PHONE = 5
+FAILED_PER_CLIENT = 20
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    USED = "used"
+    LIMITED = "limited"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a phone signs in as: a coordinator (member id) or a buyer contact (contact id)."""
+
+    kind: str  # "coordinator" or "buyer"
+    id: int
+
+
+def phones_for(*, session: Session, typed: str, default_region: str) -> list[str]:
+    """The E.164 numbers `typed` can mean: read with the default country and each cooperative's."""
+    regions = dict.fromkeys([default_region, *session.scalars(select(Cooperative.country).distinct())])
+    found = []
+    for region in regions:
+        try:
+            found.append(to_e164(typed, region))
+        except BadPhone:
+            continue
+    return list(dict.fromkeys(found))
+
+
+def identity_for(*, session: Session, phone: str) -> Identity | None:
+    """The dashboard identity of a phone: an active coordinator first, else a buyer contact."""
+    coordinator = session.scalars(
+        select(Member.id)
+        .where(Member.phone == phone, Member.role == Role.COORDINATOR, Member.active)
+        .order_by(Member.id)
+    ).first()
+    if coordinator is not None:
+        return Identity("coordinator", coordinator)
+    contact = session.scalars(
+        select(BuyerContact.id).where(BuyerContact.phone == phone).order_by(BuyerContact.id)
+    ).first()
+    return Identity("buyer", contact) if contact is not None else None
+
+
+def limited(*, session: Session, kind: str, phone: str, client: str, now: datetime) -> bool:
+    """Whether this phone or this address has used up its codes ("sent") or guesses ("failed")."""
+    per_phone, per_client = (
+        (SENT_PER_PHONE, SENT_PER_CLIENT) if kind == "sent" else (FAILED_PER_PHONE, FAILED_PER_CLIENT)
+    )
+    since = now - WINDOW
+    return (
+        _count(session, LoginAttempt.phone == phone, kind, since) >= per_phone
+        or _count(session, LoginAttempt.client == client, kind, since) >= per_client
+    )
+
+
+def _count(session: Session, who, kind: str, since: datetime) -> int:
+    query = select(func.count()).select_from(LoginAttempt).where(
+        who, LoginAttempt.kind == kind, LoginAttempt.at >= since
+    )
+    return session.execute(query).scalar_one()
+
+
+def send_code(*, session: Session, phone: str, client: str, secret: str, now: datetime) -> bool:
+    """Queue a new code to `phone` if it may sign in; False when no code was sent.
+
+    The attempt is counted either way, so that unknown numbers cannot be probed faster.
+    """
+    session.add(LoginAttempt(phone=phone, client=client, kind="sent", at=now))
+    identity = identity_for(session=session, phone=phone)
+    if identity is None:
+        return False
+    code = f"{secrets.randbelow(10**6):06d}"
+    row = LoginCode(phone=phone, code_hash=digest(secret, phone, code), expires_at=now + CODE_LIFETIME,
+                    created_at=now)
+    session.add(row)
+    session.flush()
+    recipient = _recipient(session, identity)
+    outbox.queue(
+        session=session,
+        key=f"code:{row.id}",
+        recipient=phone,
+        body=_body(recipient.language, code),
+        kind="code",
+        channel=recipient.channel,
+        cooperative_id=recipient.cooperative_id,
+        variables={"1": code},
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    language: str
+    channel: str
+    cooperative_id: int | None
+
+
+def _recipient(session: Session, identity: Identity) -> _Recipient:
+    if identity.kind == "coordinator":
+        member = session.get(Member, identity.id)
+        return _Recipient(member.language, member.channel, member.cooperative_id)
+    contact = session.get(BuyerContact, identity.id)
+    # A buyer has no number of its own: the code goes out from a club it buys from.
+    cooperative_id = session.scalars(
+        select(Order.cooperative_id).where(Order.buyer_id == contact.buyer_id).order_by(Order.id.desc())
+    ).first()
+    if cooperative_id is None:
+        cooperative_id = session.scalars(select(Cooperative.id).order_by(Cooperative.id)).first()
+    return _Recipient(contact.language, "sms", cooperative_id)
+
+
+def _body(language: str, code: str) -> str:
+    return render("login_code", language, code=code, minutes=int(CODE_LIFETIME.total_seconds() // 60))
+
+
+def check_code(
+    *, session: Session, phone: str, code: str, client: str, secret: str, now: datetime
+) -> Outcome:
+    """Spend `code` for `phone`: OK once; every wrong guess counts against phone and address."""
+    if limited(session=session, kind="failed", phone=phone, client=client, now=now):
+        return Outcome.LIMITED
+    code = "".join(code.split())
+    row = session.scalars(
+        select(LoginCode)
+        .where(LoginCode.phone == phone, LoginCode.code_hash == digest(secret, phone, code))
+        .order_by(LoginCode.id.desc())
+    ).first()
+    if row is None:
+        session.add(LoginAttempt(phone=phone, client=client, kind="failed", at=now))
+        return Outcome.WRONG
+    if row.used_at is not None:
+        return Outcome.USED
+    if row.expires_at <= now:
+        return Outcome.EXPIRED
+    # Conditional on being unused: of two requests racing with the same code, one wins.
+    spent = session.execute(
+        update(LoginCode)
+        .where(LoginCode.id == row.id, LoginCode.used_at.is_(None))
+        .values(used_at=now)
+        .returning(LoginCode.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return Outcome.OK if spent else Outcome.USED
+
+
+def digest(secret: str, phone: str, code: str) -> str:
+    """The stored form of a code: HMAC-SHA256 keyed with the app's secret, bound to the phone."""
+    return hmac.new(secret.encode(), f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()

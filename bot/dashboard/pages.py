@@ -1,0 +1,370 @@
+"""The dashboard's pages: overview, order, members, messages, pay, simulator."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from bot import admin, clock, puntada, store
+from bot.dashboard import queries
+from bot.dashboard.access import coordinators_only, signed_in, visible_order
+from bot.dashboard.chart import burn_up
+from bot.dashboard.reasons import Reason, reason
+from bot.dashboard.web import db, load, now
+from bot.db import unit_of_work
+from bot.inbound import Inbound, receive
+from bot.models import Channel, Cooperative, InboundMessage, Member, Order, OrderStatus, Role
+from bot.parsing import MAX_PIECES
+from bot.phones import address_for
+
+blueprint = Blueprint("dashboard", __name__)
+blueprint.before_request(load)
+MAX_QUANTITY = 10_000_000
+CONVERSATION = 12  # messages the simulator shows
+
+
+@blueprint.get("/")
+@signed_in
+def overview():
+    """Each open order with its progress bar, pace and projected finish."""
+    viewer = g.viewer
+    cards = queries.open_orders(session=db(), query=viewer.orders_query(), now=now())
+    day = None
+    if viewer.is_coordinator:
+        day = queries.cooperative_day(session=db(), cooperative=viewer.cooperative, now=now())
+    return render_template("overview.html", cards=cards, summary=day)
+
+
+@blueprint.get("/orders/<int:order_id>")
+@signed_in
+def order(order_id: int):
+    """One order: burn-up chart, who made how much, who works on it; the form to change it."""
+    return _order_page(visible_order(db(), order_id), errors={}, form=None)
+
+
+def _order_page(order: Order, *, errors: dict, form, status: int = 200):
+    card = queries.order_card(session=db(), order=order, now=now())
+    daily = queries.all_daily_pieces(session=db(), order=order, today=card.today)
+    chart = burn_up(start=clock.today(card.cooperative, order.created_at), due=order.due_date,
+                    today=card.today, quantity=order.quantity, daily=daily)
+    assigned = queries.assigned(session=db(), order=order)
+    members = []
+    if g.viewer.is_coordinator:
+        everyone = store.members(session=db(), cooperative_id=order.cooperative_id)
+        members = [m for m in everyone if m.role == Role.EMBROIDERER]
+    page = render_template(
+        "order.html", card=card, chart=chart, assigned=assigned, members=members, errors=errors,
+        form=form, contributions=queries.contributions(session=db(), order=order),
+        assigned_ids={m.id for m in assigned},
+    )
+    return page, status
+
+
+@blueprint.post("/orders/<int:order_id>")
+@coordinators_only
+def edit_order(order_id: int):
+    """Change an open order's quantity, due date and who works on it."""
+    order = visible_order(db(), order_id)
+    form = request.form
+    errors, quantity, due = {}, _whole(form.get("quantity", "")), None
+    if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
+        errors["quantity"] = "quantity"
+    try:
+        due = date.fromisoformat(form.get("due", "").strip())
+    except ValueError:
+        errors["due"] = "due"
+    to_all = form.get("assign") == "all"
+    allowed = {m.id for m in store.members(session=db(), cooperative_id=order.cooperative_id)}
+    chosen = {int(v) for v in form.getlist("member") if v.isdigit()}
+    if not to_all and (not chosen or not chosen <= allowed):
+        errors["assign"] = "assign"
+    if order.status != OrderStatus.ACTIVE:
+        errors["order"] = "order_closed"
+    if errors:
+        return _order_page(order, errors=errors, form=form, status=400)
+    with unit_of_work(puntada().engine) as work:
+        row = work.get(Order, order.id)
+        row.quantity, row.due_date = quantity, due
+        queries.set_assignments(session=work, order=row, to_all=to_all, member_ids=chosen)
+    flash(("flash.order_saved", {"code": order.code}))
+    return redirect(url_for("dashboard.order", order_id=order.id))
+
+
+@blueprint.get("/members")
+@signed_in
+def members():
+    """The members table; coordinators also get the forms to add and import."""
+    return _members_page(errors={}, form=None)
+
+
+def _members_page(*, errors: dict, form, status: int = 200):
+    viewer = g.viewer
+    if viewer.is_coordinator:
+        everyone = queries.cooperative_members(session=db(), cooperative=viewer.cooperative)
+        groups = [(viewer.cooperative, queries.member_rows(session=db(), members=everyone,
+                                                           cooperative=viewer.cooperative, now=now()))]
+    else:
+        groups = [
+            (coop, queries.member_rows(session=db(), members=people, cooperative=coop, now=now(),
+                                       order_ids=order_ids))
+            for coop, people, order_ids in queries.buyer_members(session=db(), buyer=viewer.buyer)
+        ]
+    return render_template("members.html", groups=groups, errors=errors, form=form), status
+
+
+@blueprint.post("/members")
+@coordinators_only
+def add_member():
+    """Register a member, with the same checks as `puntada member add`."""
+    form = request.form
+    try:
+        with unit_of_work(puntada().engine) as work:
+            added = admin.add_member(
+                session=work, cooperative=_own_cooperative(work), phone=form.get("phone", ""),
+                name=form.get("name", ""), role=form.get("role", Role.EMBROIDERER),
+                language=form.get("language") or None, channel=form.get("channel", Channel.SMS),
+            )
+    except admin.Invalid as error:
+        return _members_page(errors={"add": reason(str(error))}, form=form, status=400)
+    flash(("flash.member_added", {"name": added.name}))
+    return redirect(url_for("dashboard.members"))
+
+
+@blueprint.post("/members/import")
+@coordinators_only
+def import_members():
+    """Register members from a CSV file (name,phone,role,language,channel); one bad line imports none."""
+    upload = request.files.get("file")
+    raw = upload.read() if upload and upload.filename else request.form.get("csv", "").encode()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _members_page(errors={"import": Reason("encoding", "")}, form=None, status=400)
+    try:
+        with unit_of_work(puntada().engine) as work:
+            added = admin.import_members(session=work, cooperative=_own_cooperative(work), text=text)
+    except admin.Invalid as error:
+        return _members_page(errors={"import": reason(str(error))}, form=request.form, status=400)
+    flash(("flash.members_imported", {"count": len(added)}))
+    return redirect(url_for("dashboard.members"))
+
+
+@blueprint.get("/members/<int:member_id>/edit")
+@coordinators_only
+def edit_member(member_id: int):
+    """The form to change one member."""
+    return render_template("member_edit.html", member=_own_member(member_id), errors={}, form=None)
+
+
+@blueprint.post("/members/<int:member_id>/edit")
+@coordinators_only
+def save_member(member_id: int):
+    """Change a member's name, phone, role, language and channel."""
+    member, form = _own_member(member_id), request.form
+    if member.id == g.viewer.member.id and form.get("role") != Role.COORDINATOR:
+        errors = {"self": True}  # she would lock herself out of the dashboard
+        return render_template("member_edit.html", member=member, errors=errors, form=form), 400
+    try:
+        with unit_of_work(puntada().engine) as work:
+            admin.update_member(
+                session=work, cooperative=_own_cooperative(work), member=work.get(Member, member.id),
+                phone=form.get("phone", ""), name=form.get("name", ""), role=form.get("role", ""),
+                language=form.get("language", ""), channel=form.get("channel", ""),
+            )
+    except admin.Invalid as error:
+        errors = {"edit": reason(str(error))}
+        return render_template("member_edit.html", member=member, errors=errors, form=form), 400
+    flash(("flash.member_saved", {"name": form.get("name", "").strip()}))
+    return redirect(url_for("dashboard.members"))
+
+
+@blueprint.post("/members/<int:member_id>/active")
+@coordinators_only
+def set_active(member_id: int):
+    """Deactivate a member (she gets no reminders and cannot report) or bring her back."""
+    member = _own_member(member_id)
+    active = request.form.get("active") == "1"
+    if member.id == g.viewer.member.id and not active:
+        flash(("flash.not_yourself", {}), "error")
+        return redirect(url_for("dashboard.members"))
+    with unit_of_work(puntada().engine) as work:
+        work.get(Member, member.id).active = active
+    flash(("flash.member_active" if active else "flash.member_inactive", {"name": member.name}))
+    return redirect(url_for("dashboard.members"))
+
+
+@blueprint.get("/messages")
+@coordinators_only
+def messages():
+    """Messages the bot did not understand, and what it sent and whether it arrived."""
+    return _messages_page(errors={})
+
+
+def _messages_page(*, errors: dict, status: int = 200):
+    cooperative = g.viewer.cooperative
+    page = render_template(
+        "messages.html",
+        inbound=queries.not_understood(session=db(), cooperative=cooperative),
+        outbox=queries.recent_outbox(session=db(), cooperative=cooperative),
+        orders=store.active_orders(session=db(), cooperative_id=cooperative.id),
+        errors=errors,
+    )
+    return page, status
+
+
+@blueprint.post("/messages/<int:message_id>/handled")
+@coordinators_only
+def mark_handled(message_id: int):
+    """The coordinator dealt with this message herself."""
+    _own_message(message_id)
+    with unit_of_work(puntada().engine) as work:
+        work.get(InboundMessage, message_id).handled = True
+    flash(("flash.handled", {}))
+    return redirect(url_for("dashboard.messages"))
+
+
+@blueprint.post("/messages/<int:message_id>/record")
+@coordinators_only
+def record_for_her(message_id: int):
+    """Record the pieces she meant, on the order chosen, and mark her message handled."""
+    message = _own_message(message_id)
+    pieces = _whole(request.form.get("pieces", ""))
+    order_id = _whole(request.form.get("order", ""))
+    cooperative = g.viewer.cooperative
+    active = {o.id: o for o in store.active_orders(session=db(), cooperative_id=cooperative.id)}
+    member = db().get(Member, message.member_id) if message.member_id else None
+    errors = {}
+    if member is None or not member.active:
+        errors["member"] = "record_no_member"
+    if pieces is None or not 1 <= pieces <= MAX_PIECES:
+        errors["pieces"] = "pieces"
+    if order_id not in active:
+        errors["order"] = "record_order"
+    if errors:
+        return _messages_page(errors={message_id: errors}, status=400)
+    moment = now()
+    with unit_of_work(puntada().engine) as work:
+        store.record_report(
+            session=work, member=work.get(Member, member.id), order=work.get(Order, order_id),
+            pieces=pieces, at=moment, local_date=clock.today(cooperative, moment),
+            inbound_id=message.id, source="coordinator", recorded_by_id=g.viewer.member.id,
+        )
+        work.get(InboundMessage, message.id).handled = True
+    flash(("flash.recorded", {"pieces": pieces, "name": member.name, "code": active[order_id].code}))
+    return redirect(url_for("dashboard.messages"))
+
+
+@blueprint.get("/pay")
+@coordinators_only
+def pay():
+    """What each member earned in a month: pieces per order × the order's piece rate."""
+    month, bad = _month(request.args.get("month"))
+    rows = queries.pay(session=db(), cooperative=g.viewer.cooperative, month=month)
+    total = sum((r.amount for r in rows), Decimal("0.00"))
+    return render_template("pay.html", month=month, rows=rows, total=total,
+                           pieces=sum(r.pieces for r in rows), errors={"month": "month"} if bad else {})
+
+
+@blueprint.get("/pay.csv")
+@coordinators_only
+def pay_csv():
+    """The month's pay as CSV: month,member,phone,order,item,pieces,piece_rate,amount."""
+    month, _ = _month(request.args.get("month"))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["month", "member", "phone", "order", "item", "pieces", "piece_rate", "amount"])
+    for row in queries.pay(session=db(), cooperative=g.viewer.cooperative, month=month):
+        for line in row.lines:
+            rate = line.order.piece_rate
+            writer.writerow([f"{month:%Y-%m}", row.member.name, row.member.phone, line.order.code,
+                             line.order.item, line.pieces, "" if rate is None else rate,
+                             "" if line.amount is None else line.amount])
+    name = f"puntada-pay-{month:%Y-%m}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@blueprint.get("/simulator")
+@coordinators_only
+def simulator():
+    """A phone on the screen: write as any member and see what the bot answers."""
+    return _simulator_page(_whole(request.args.get("member", "")), errors={})
+
+
+def _simulator_page(member_id: int | None, *, errors: dict, status: int = 200):
+    everyone = store.members(session=db(), cooperative_id=g.viewer.cooperative.id)
+    chosen = next((m for m in everyone if m.id == member_id), everyone[0] if everyone else None)
+    conversation = []
+    if chosen is not None:
+        query = (
+            select(InboundMessage)
+            .where(InboundMessage.member_id == chosen.id)
+            .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+            .limit(CONVERSATION)
+        )
+        conversation = list(reversed(db().scalars(query).all()))
+    page = render_template("simulator.html", members=everyone, chosen=chosen,
+                           conversation=conversation, errors=errors)
+    return page, status
+
+
+@blueprint.post("/simulator")
+@coordinators_only
+def simulate():
+    """Send the text as the member, through the same path as Twilio's webhook."""
+    member_id = _whole(request.form.get("member", ""))
+    body = request.form.get("body", "").strip()
+    cooperative = g.viewer.cooperative
+    member = db().get(Member, member_id) if member_id else None
+    if member is None or member.cooperative_id != cooperative.id or not member.active:
+        return _simulator_page(None, errors={"member": "simulator_member"}, status=400)
+    if not body:
+        return _simulator_page(member.id, errors={"body": "simulator_body"}, status=400)
+    number = cooperative.whatsapp_number if member.channel == Channel.WHATSAPP else cooperative.sms_number
+    receive(puntada().engine, Inbound(
+        sid="SM" + uuid.uuid4().hex,
+        sender=address_for(member.phone, member.channel),
+        recipient=address_for(number, member.channel),
+        body=body,
+    ))
+    return redirect(url_for("dashboard.simulator", member=member.id))
+
+
+def _whole(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+def _month(text: str | None) -> tuple[date, bool]:
+    """?month=2026-11 → the 1st of that month; else this month (and whether the value was bad)."""
+    this_month = clock.today(g.viewer.cooperative, now()).replace(day=1)
+    if not text:
+        return this_month, False
+    try:
+        return date.fromisoformat(f"{text.strip()}-01"), False
+    except ValueError:
+        return this_month, True
+
+
+def _own_cooperative(session) -> Cooperative:
+    return session.get(Cooperative, g.viewer.cooperative.id)
+
+
+def _own_member(member_id: int) -> Member:
+    member = db().get(Member, member_id)
+    if member is None or member.cooperative_id != g.viewer.cooperative.id:
+        abort(404)
+    return member
+
+
+def _own_message(message_id: int) -> InboundMessage:
+    message = db().get(InboundMessage, message_id)
+    if message is None or message.cooperative_id != g.viewer.cooperative.id:
+        abort(404)
+    return message

@@ -1,0 +1,46 @@
+"""What every dashboard request shares: its database session, its clock, the viewer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import current_app, g
+from sqlmodel import Session
+
+from bot import puntada
+from bot.dashboard.access import load_viewer
+from bot.models import utcnow
+
+
+def db() -> Session:
+    """This request's session for reading (writes go through unit_of_work)."""
+    if "db" not in g:
+        g.db = Session(puntada().engine, expire_on_commit=False)
+    return g.db
+
+
+def close_db(_error=None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def now() -> datetime:
+    """The moment pages are drawn at: the real clock, or DASHBOARD_NOW in tests and demos."""
+    return current_app.config.get("DASHBOARD_NOW") or utcnow()
+
+
+def load() -> None:
+    """Before each dashboard request: who is looking."""
+    g.viewer = load_viewer(db())
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site, never another origin (an open redirect)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
