@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ run: $(VENV)/.installed
 	$(BIN)/puntada demo
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/puntada serve
 
-test: $(VENV)/.installed-test node_modules/.installed
+test: $(VENV)/.installed-test node_modules/.installed chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the dashboard's browser tests: Playwright drives it and never
+# downloads a browser of its own. apt-get update only when the plain install fails.
+chromium:
+	@test -x /usr/bin/chromium || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

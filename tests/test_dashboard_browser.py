@@ -1,0 +1,144 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright, against a real server.
+
+A coordinator of the demo club signs in with the code the outbox holds, sees an order's
+progress bar and burn-up chart, texts the bot from the simulator and reads its reply,
+and downloads the month's pay as CSV. Screenshots go to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+from werkzeug.serving import make_server
+
+from bot import create_app, demo
+from bot.config import ROOT, Settings
+from bot.db import unit_of_work
+from bot.migrate import upgrade
+from bot.models import Outbox
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not CHROMIUM.exists():
+    pytest.skip("Chromium is not installed (make test installs it)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[str, object]]:
+    """The app with the demo club, served by a real HTTP server on a free local port."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'puntada.db'}"
+    upgrade(url)
+    app = create_app(Settings(database_url=url, secret_key="browser-test", messaging_backend="console"))
+    engine = app.extensions["puntada"].engine
+    with unit_of_work(engine) as session:
+        demo.load(session=session)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", engine
+    server.shutdown()
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def latest_code(engine) -> str:
+    with Session(engine) as session:
+        query = select(Outbox.body).where(Outbox.kind == "code").order_by(Outbox.id.desc())
+        body = session.scalars(query).first()
+    return re.search(r"\b\d{6}\b", body).group(0)
+
+
+def shoot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_coordinator_signs_in_follows_an_order_texts_the_bot_and_downloads_pay(served, browser, tmp_path):
+    base, engine = served
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = context.new_page()
+
+    # Juana signs in with the code the bot sent her (console mode: it waits in the outbox).
+    page.goto(f"{base}/")
+    assert page.url == f"{base}/login?next=/"
+    page.fill("#phone", "71500001")
+    page.click("button:has-text('Enviar código')")
+    page.wait_for_url(f"{base}/login/code")
+    page.fill("#code", latest_code(engine))
+    page.click("main button:has-text('Entrar')")
+    page.wait_for_url(f"{base}/")
+    assert page.locator("h1").inner_text() == "Pedidos en curso"
+    cards = page.locator("article.order-card")
+    assert cards.count() == 2
+    assert page.locator("article[data-order='A'] [role=progressbar]").is_visible()
+    shoot(page, "overview-desktop")
+
+    # Order A: its progress bar and burn-up chart.
+    page.click("article[data-order='A'] h2 a")
+    assert page.locator("h1").inner_text().startswith("A blusas bordadas")
+    assert page.locator("[role=progressbar]").first.is_visible()
+    chart = page.locator("svg.burnup")
+    assert chart.is_visible()
+    points = chart.locator("polyline.done").get_attribute("points").split()
+    assert len(points) >= 10  # one point per day since the order started
+    assert chart.locator("line.plan").count() == 1
+    order_url = page.url
+    shoot(page, "order-desktop")
+
+    # The simulator: Rosa reports 20 pieces and the bot answers her.
+    page.click("nav a:has-text('Simulador')")
+    page.select_option("#as", label="Rosa Mamani Quispe (SMS)")
+    page.wait_for_url(re.compile(r".*/simulator\?member=\d+"))
+    page.fill("input[name=body]", "hice 20")
+    page.click(".compose button")
+    page.wait_for_url(re.compile(r".*/simulator\?member=\d+"))
+    assert page.locator(".conversation .sent").last.inner_text() == "hice 20"
+    reply = page.locator(".conversation .received").last.inner_text()
+    assert "20" in reply and "A" in reply
+    shoot(page, "simulator-desktop")
+
+    # The month's pay, as CSV.
+    page.click("nav a:has-text('Pagos')")
+    with page.expect_download() as download_info:
+        page.click("a:has-text('Descargar CSV')")
+    download = download_info.value
+    assert re.fullmatch(r"puntada-pay-\d{4}-\d{2}\.csv", download.suggested_filename)
+    path = tmp_path / "pay.csv"
+    download.save_as(path)
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    assert rows[0] == ["month", "member", "phone", "order", "item", "pieces", "piece_rate", "amount"]
+    rosa = [r for r in rows[1:] if r[1] == "Rosa Mamani Quispe" and r[3] == "A"]
+    assert len(rosa) == 1 and rosa[0][6] == "3.50"
+
+    # The same pages on a phone's screen.
+    phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
+    small = phone.new_page()
+    for path, name in (("/", "overview-phone"), (order_url[len(base):], "order-phone"),
+                       ("/simulator", "simulator-phone")):
+        small.goto(base + path)
+        assert small.locator("main h1").is_visible()
+        assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shoot(small, name)
+    phone.close()
+    context.close()
