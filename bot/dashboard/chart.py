@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 WIDTH, HEIGHT = 640, 280
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 32  # room for the axes' labels
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 32  # room for the axes' labels
 
 
 @dataclass(frozen=True)
