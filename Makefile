@@ -43,5 +43,21 @@ chromium:
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
+# The benchmark (bench/README.md): wrk from Debian's packages, the local PostgreSQL server,
+# then every section; the figures land in bench/results/ and bench/README.md. Never part of test.
+bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
+		pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql)" main start; \
+		for _ in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
+	$(BIN)/python -m bench.run webhook --db sqlite
+	$(BIN)/python -m bench.run webhook --db postgresql
+	$(BIN)/python -m bench.run growth
+	$(BIN)/python -m bench.run fanout --db sqlite
+	$(BIN)/python -m bench.run fanout --db postgresql
+	$(BIN)/python -m bench.run dispatch --db postgresql
+	$(BIN)/python -m bench.run dispatch --db sqlite
+	$(BIN)/python -m bench.run report
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache node_modules

@@ -1,13 +1,16 @@
 """`puntada serve`: the web app under gunicorn, the same server production uses.
 
-With the scheduler on (the embedded default), the clock runs as a thread of gunicorn's
-master process: workers are forked from the master and never run it, and each worker
-builds its own app and database connections after the fork.
+With the scheduler on (the embedded default), the clock runs as a child process that
+gunicorn's master starts and stops: one command serves the web app and runs the clock,
+workers never run it, and each worker builds its own app and connections after the fork.
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+from collections.abc import Callable
 
 from gunicorn.app.base import BaseApplication
 
@@ -17,8 +20,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class _Server(BaseApplication):
-    def __init__(self, options: dict):
+    def __init__(self, options: dict, factory: Callable[[], object] | None = None):
         self.options = options
+        self.factory = factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -29,42 +33,33 @@ class _Server(BaseApplication):
         from bot import create_app
 
         configure_logging()
-        return create_app()
+        return (self.factory or create_app)()
 
 
-class _MasterClock:
-    """The scheduler in gunicorn's master, started once it is ready, stopped on exit."""
+class _SchedulerChild:
+    """The clock beside the web workers, in a process of its own.
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.engine = None
-        self.scheduler = None
+    gunicorn's master starts it once it is ready and stops it on exit. The master stays a
+    single thread, so forking (and re-forking) web workers never copies a running
+    scheduler's locks or connections, and web workers never run the clock.
+    """
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
 
     def when_ready(self, server) -> None:
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        from bot.channels import channel_for
-        from bot.db import make_engine
-        from bot.dispatch import dispatch
-        from bot.scheduler import Clock
-
-        configure_logging()
-        self.engine = make_engine(self.settings.database_url, pool_size=2)
-        channel = channel_for(self.settings)
-        self.scheduler = BackgroundScheduler()
-        Clock(self.scheduler, self.engine, self.settings,
-              lambda: dispatch(self.engine, self.settings, channel)).start()
-        server.log.info("scheduler started in the master process")
-
-    def post_fork(self, server, worker) -> None:
-        # The worker inherited the master's pooled connections: forget them without
-        # closing, so the master's connections stay intact (SQLAlchemy's fork recipe).
-        if self.engine is not None:
-            self.engine.dispose(close=False)
+        command = [sys.executable, "-c", "from bot.cli import main; main()", "scheduler"]
+        self.process = subprocess.Popen(command)
+        server.log.info("scheduler started beside the web workers (pid %s)", self.process.pid)
 
     def on_exit(self, server) -> None:
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def configure_logging() -> None:
@@ -73,9 +68,9 @@ def configure_logging() -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-def run(*, settings: Settings, workers: int, threads: int, with_scheduler: bool) -> None:
-    """Serve until stopped."""
-    options = {
+def options(*, settings: Settings, workers: int, threads: int) -> dict:
+    """gunicorn's settings for the web app (the benchmark serves its yardstick with these too)."""
+    return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": workers,
         "threads": threads,
@@ -86,7 +81,18 @@ def run(*, settings: Settings, workers: int, threads: int, with_scheduler: bool)
         "timeout": 30,
         "graceful_timeout": 10,
     }
+
+
+def run(*, settings: Settings, workers: int, threads: int, with_scheduler: bool) -> None:
+    """Serve until stopped."""
+    serve_app(None, settings=settings, workers=workers, threads=threads, with_scheduler=with_scheduler)
+
+
+def serve_app(factory: Callable[[], object] | None, *, settings: Settings, workers: int, threads: int,
+              with_scheduler: bool) -> None:
+    """Serve the app `factory` builds (Puntada's by default) until stopped."""
+    config = options(settings=settings, workers=workers, threads=threads)
     if with_scheduler:
-        clock = _MasterClock(settings)
-        options.update(when_ready=clock.when_ready, post_fork=clock.post_fork, on_exit=clock.on_exit)
-    _Server(options).run()
+        clock = _SchedulerChild()
+        config.update(when_ready=clock.when_ready, on_exit=clock.on_exit)
+    _Server(config, factory).run()
