@@ -31,7 +31,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     # Twilio reaches us through a proxy in production; its headers give the URL it signed.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
-    app.extensions["puntada"] = Puntada(settings=settings, engine=make_engine(settings.database_url))
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+    app.extensions["puntada"] = Puntada(settings=settings, engine=engine)
 
     from bot import cli, dashboard, delivery, webhook
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import time
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -37,6 +42,8 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         hide_parameters=True,
     )
 
+    _busy_timeouts[engine] = busy_timeout_ms / 1000
+
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
@@ -63,5 +70,71 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
 def unit_of_work(engine: Engine) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
     writer = engine.execution_options(**{WRITES: True})
-    with Session(writer, expire_on_commit=False) as session, session.begin():
+    with _writer_turn(engine), Session(writer, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+class _WriterQueue:
+    """SQLite's writers of one database file wait their turn in line, across threads and processes.
+
+    SQLite has one writer at a time, and a writer that finds the lock taken polls for it,
+    sleeping up to 100 ms between looks: under load some wait for seconds while others
+    pass. Here they queue on a thread lock and on an flock of `<database>.writers`, which
+    wakes the next one the moment the current one commits. Durability is untouched: the
+    transaction is still BEGIN IMMEDIATE … COMMIT with synchronous=FULL.
+    """
+
+    def __init__(self, path: str):
+        self.path = f"{path}.writers"
+        self.lock = threading.RLock()
+        self.depth = 0
+        self.held = False
+        self.fd: int | None = None
+        self.pid = 0
+
+    @contextmanager
+    def turn(self, timeout: float) -> Iterator[None]:
+        # Past the busy timeout a writer goes ahead and SQLite decides, as without the queue.
+        if not self.lock.acquire(timeout=timeout):
+            yield
+            return
+        try:
+            self.depth += 1
+            if self.depth == 1:
+                self.held = self._take(time.monotonic() + timeout)
+            try:
+                yield
+            finally:
+                self.depth -= 1
+                if self.depth == 0 and self.held:
+                    fcntl.flock(self.fd, fcntl.LOCK_UN)
+                    self.held = False
+        finally:
+            self.lock.release()
+
+    def _take(self, deadline: float) -> bool:
+        if self.pid != os.getpid():  # a forked child opens its own: flocks belong to open files
+            self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.0003)
+
+
+_queues: dict[str, _WriterQueue] = {}
+_queues_lock = threading.Lock()
+_busy_timeouts: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
+def _writer_turn(engine: Engine):
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return nullcontext()
+    path = os.path.abspath(database)
+    with _queues_lock:
+        queue = _queues.get(path) or _queues.setdefault(path, _WriterQueue(path))
+    return queue.turn(_busy_timeouts.get(engine, SQLITE_BUSY_TIMEOUT_MS / 1000))
