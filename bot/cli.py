@@ -420,9 +420,12 @@ def _moment(at: str | None) -> datetime | None:
     if at is None:
         return None
     try:
-        return datetime.fromisoformat(at.strip())
-    except (ValueError, OverflowError):
-        raise _Fail(f"--at {at!r} is not an ISO 8601 time like 2026-12-01T17:05") from None
+        moment = datetime.fromisoformat(at.strip())
+    except ValueError:
+        moment = None
+    if moment is None or not 2000 <= moment.year <= 2100:
+        raise _Fail(f"--at {at!r} is not an ISO 8601 time like 2026-12-01T17:05")
+    return moment
 
 
 @click.command("outbox")

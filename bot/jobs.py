@@ -56,9 +56,15 @@ def run(engine: Engine, job: Job, *, at: datetime | None = None, cooperative_id:
         ids = list(session.scalars(query))
     queued = 0
     for coop_id in ids:
-        with unit_of_work(engine) as session:
-            cooperative = session.get(Cooperative, coop_id)
-            queued += job(session, Moment(cooperative, clock.instant(cooperative, at)))
+        try:
+            with unit_of_work(engine) as session:
+                cooperative = session.get(Cooperative, coop_id)
+                queued += job(session, Moment(cooperative, clock.instant(cooperative, at)))
+        except Exception:
+            if cooperative_id is not None:
+                raise
+            # One cooperative's trouble must not keep the others' notices from going out.
+            log.exception("%s failed for cooperative %s", job.__name__, coop_id)
     log.info("%s queued %d message(s)", job.__name__, queued)
     return queued
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DISPATCH_SECONDS = 5
 SPOOL_SECONDS = 30  # messages that arrived while the database was down
 RESYNC_MINUTES = 5  # picks up `puntada coop add/set` without a restart
+CATCH_UP_MINUTES = 10
 
 
 class Clock:
@@ -47,8 +48,12 @@ class Clock:
                                id="sync", **options)
         self.scheduler.add_job(self._safe(self.replay), IntervalTrigger(seconds=SPOOL_SECONDS),
                                id="spool", **options)
-        self.sync()
-        self.catch_up()
+        # The cron fires once; this catches what it could not send then (a reminder time
+        # inside quiet hours goes out when they end), settings changed since, missed fires.
+        self.scheduler.add_job(self._safe(self.catch_up), IntervalTrigger(minutes=CATCH_UP_MINUTES),
+                               id="catch-up", **options)
+        self._safe(self.sync)()
+        self._safe(self.catch_up)()
         self.scheduler.start()
 
     def sync(self) -> None:
