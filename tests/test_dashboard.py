@@ -201,6 +201,14 @@ def test_only_three_codes_per_phone_in_a_quarter_hour(dash, client, engine, club
     assert f.count(engine, Outbox, Outbox.kind == "code") == 3
 
 
+def test_yesterdays_codes_and_attempts_are_forgotten(dash, client, engine, club, now):
+    with unit_of_work(engine) as session:
+        session.add(LoginAttempt(phone=JUANA, client="10.0.0.1", kind="failed", at=now - timedelta(days=2)))
+        session.add(LoginCode(phone=JUANA, code_hash="0" * 64, expires_at=now - timedelta(days=2)))
+    ask_code(client, JUANA)
+    assert f.count(engine, LoginAttempt) == 1 and f.count(engine, LoginCode) == 1
+
+
 def test_members_and_strangers_get_no_code_and_learn_nothing(dash, client, engine, club):
     for phone in (ROSA, "71999999"):
         assert ask_code(client, phone).location == "/login/code"

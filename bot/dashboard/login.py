@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from bot import outbox
@@ -35,6 +35,7 @@ SENT_PER_PHONE = 3
 SENT_PER_CLIENT = 10
 FAILED_PER_PHONE = 5
 FAILED_PER_CLIENT = 20
+KEPT = timedelta(days=1)
 
 
 class Outcome(StrEnum):
@@ -104,6 +105,7 @@ def send_code(*, session: Session, phone: str, client: str, secret: str, now: da
 
     The attempt is counted either way, so that unknown numbers cannot be probed faster.
     """
+    _forget_old(session, now)
     session.add(LoginAttempt(phone=phone, client=client, kind="sent", at=now))
     identity = identity_for(session=session, phone=phone)
     if identity is None:
@@ -150,6 +152,13 @@ def _recipient(session: Session, identity: Identity) -> _Recipient:
 
 def _body(language: str, code: str) -> str:
     return render("login_code", language, code=code, minutes=int(CODE_LIFETIME.total_seconds() // 60))
+
+
+def _forget_old(session: Session, now: datetime) -> None:
+    # Attempts matter for WINDOW and codes for CODE_LIFETIME; a day later they are only clutter.
+    cutoff = now - KEPT
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff))
+    session.execute(delete(LoginCode).where(LoginCode.expires_at < cutoff))
 
 
 def check_code(
