@@ -132,3 +132,20 @@ def test_the_exporter_cannot_report_or_command(engine, club, now):
             "Manda ESTADO para ver el avance de tus pedidos. For English send: english"
         )
     assert f.count(engine, Report) == 0
+
+
+def test_a_number_in_two_cooperatives_is_answered_by_the_one_it_wrote_to(engine, club, now, runner):
+    # Juana coordinates Bartolina Sisa and embroiders for Club Wiphala.
+    for args in (["coop", "add", "Club Wiphala", "--number", "+59162000200"],
+                 ["member", "add", "--coop", "Club Wiphala", "--phone", JUANA, "--name", "Juana Condori"],
+                 ["order", "add", "--coop", "Club Wiphala", "--buyer", "Andes Export", "--code", "W",
+                  "--item", "chompas", "--quantity", "300", "--due", "2026-12-20", "--assign", "all"]):
+        assert runner.invoke(args=args).exit_code == 0
+    assert f.text(engine, JUANA, "resumen", at=now, to="+59162000200") == (
+        "Ese mensaje es solo para coordinadoras. Para anotar tus piezas manda el numero, por ejemplo: 20"
+    )
+    assert f.text(engine, JUANA, "12", at=now, to="+59162000200") == (
+        "Juana, anoté 12 en el pedido W. Tu mes: 12. Pedido W: 12/300 (4 %)"
+    )
+    assert f.text(engine, JUANA, "resumen", at=now).startswith("Resumen 26 nov. Hoy: 0 piezas. A: 0/15.000")
+    assert f.reports(engine) == [("W", 12, "accepted")]
