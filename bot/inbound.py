@@ -101,10 +101,11 @@ def _answer(session: Session, row: InboundMessage, message: Inbound) -> str:
 
 def _answer_member(session: Session, row: InboundMessage, cooperative: Cooperative):
     phone = _phone(row.sender, cooperative)
-    member = phone and store.member_by_phone(
-        session=session, cooperative_id=cooperative.id, phone=phone, lock=True
-    )
-    contacts = [] if member or not phone else store.contacts_by_phone(session=session, phone=phone)
+    with session.no_autoflush:  # the row's cooperative and sender go out in one UPDATE, later
+        member = phone and store.member_by_phone(
+            session=session, cooperative_id=cooperative.id, phone=phone, lock=True
+        )
+        contacts = [] if member or not phone else store.contacts_by_phone(session=session, phone=phone)
     if not member and not contacts:
         row.intent, row.understood = "unknown_sender", False
         return render("unknown_sender", cooperative.language, coop=cooperative.name), None

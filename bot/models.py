@@ -139,7 +139,12 @@ class InboundMessage(SQLModel, table=True):
 
 
 class Report(SQLModel, table=True):
-    __table_args__ = (Index("ix_report_member_day", "member_id", "local_date"),)
+    __table_args__ = (
+        Index("ix_report_member_day", "member_id", "local_date"),
+        # Her month's total and her latest held report read this index alone, however many
+        # reports the years bring (an index-only sum; no table rows are visited).
+        Index("ix_report_member_status_day", "member_id", "status", "local_date", "pieces"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     cooperative_id: int = Field(foreign_key="cooperative.id", index=True)
     member_id: int = Field(foreign_key="member.id")
