@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench clean chromium
+.PHONY: run test lint bench clean chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(VENV)/.installed-test node_modules/.installed chromium
 # downloads a browser of its own. apt-get update only when the plain install fails.
 chromium:
 	@test -x /usr/bin/chromium || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+
+# The dashboard's screenshots in docs/screenshots/, taken by its browser test.
+screenshots: $(VENV)/.installed-test chromium
+	PUNTADA_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_dashboard_browser.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

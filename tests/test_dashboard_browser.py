@@ -2,14 +2,17 @@
 
 A coordinator of the demo club signs in with the code the outbox holds, sees an order's
 progress bar and burn-up chart, texts the bot from the simulator and reads its reply,
-and downloads the month's pay as CSV. Screenshots go to docs/screenshots/.
+and downloads the month's pay as CSV. `make screenshots` saves its screenshots to
+docs/screenshots/.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +31,9 @@ from bot.models import Outbox
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# `make screenshots` refreshes docs/screenshots/; an ordinary run keeps the work tree clean.
+SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("PUNTADA_SCREENSHOTS")
+               else Path(tempfile.mkdtemp(prefix="puntada-screenshots-")))
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
