@@ -440,7 +440,8 @@ def outbox_command(status: str | None) -> None:
         zones = {c.id: c.timezone for c in session.scalars(select(Cooperative))}
     for row in rows:
         when = row.created_at.astimezone(ZoneInfo(zones.get(row.cooperative_id, "UTC")))
-        error = f" [{row.error_code}: {row.error}]" if row.error_code or row.error else ""
+        reason = ": ".join(str(part) for part in (row.error_code, row.error) if part)
+        error = f" [{reason}]" if reason else ""
         click.echo(f"{row.id:>5} {when:%Y-%m-%d %H:%M} {row.status:<9} {row.kind:<10} {row.channel:<8} "
                    f"{mask(row.recipient)} {row.body}{error}")
 

@@ -85,7 +85,7 @@ def reminders(session: Session, moment: Moment) -> int:
     rows = [_member_row(m, f"reminder:{m.id}:{moment.today}", "reminder",
                         render("reminder", m.language, name=_first(m)), {"1": _first(m)})
             for m in due]
-    return outbox.queue_many(session=session, rows=rows)
+    return outbox.queue_many(session=session, rows=_as_of(rows, moment))
 
 
 def digest(session: Session, moment: Moment) -> int:
@@ -106,7 +106,7 @@ def digest(session: Session, moment: Moment) -> int:
     )
     rows = [_member_row(c, f"digest:{c.id}:{moment.today}", "digest", render("digest", c.language, **values),
                         {"1": coop.name}) for c in coordinators(session=session, cooperative_id=coop.id)]
-    return outbox.queue_many(session=session, rows=rows)
+    return outbox.queue_many(session=session, rows=_as_of(rows, moment))
 
 
 def alerts(session: Session, moment: Moment) -> int:
@@ -122,7 +122,7 @@ def alerts(session: Session, moment: Moment) -> int:
             rows += _risk_rows(session, coop, order, standing, moment)
     if moment.passed(coop.digest_time):
         rows += _silent_rows(session, coop, orders, moment)
-    return outbox.queue_many(session=session, rows=rows)
+    return outbox.queue_many(session=session, rows=_as_of(rows, moment))
 
 
 def _risk_rows(session: Session, coop: Cooperative, order: Order, standing, moment: Moment) -> list[dict]:
@@ -168,7 +168,7 @@ def weekly(session: Session, moment: Moment) -> int:
             body = render("weekly", contact.language, coop=coop.name, day=monday, orders=lines)
             key = f"weekly:{coop.id}:{contact.id}:{year}-W{week:02d}"
             rows.append(_contact_row(coop, contact, key, "weekly", body))
-    return outbox.queue_many(session=session, rows=rows)
+    return outbox.queue_many(session=session, rows=_as_of(rows, moment))
 
 
 def _weekly_due(moment: Moment) -> bool:
@@ -212,6 +212,11 @@ def _member_row(member: Member, key: str, kind: str, body: str, variables: dict[
 def _contact_row(coop: Cooperative, contact, key: str, kind: str, body: str) -> dict:
     return dict(key=key, recipient=contact.phone, channel="sms", kind=kind, body=body,
                 cooperative_id=coop.id, variables={"1": coop.name})
+
+
+def _as_of(rows: list[dict], moment: Moment) -> list[dict]:
+    # Queued "as of" the job's moment: `--at` backfills and tests see the day they asked for.
+    return [{**row, "created_at": moment.at} for row in rows]
 
 
 JOBS: dict[str, Job] = {"reminders": reminders, "digest": digest, "alerts": alerts, "weekly": weekly}

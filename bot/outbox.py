@@ -60,7 +60,7 @@ def queue_many(*, session: Session, rows: list[dict]) -> int:
         dict(key=r["key"], cooperative_id=r.get("cooperative_id"), recipient=r["recipient"],
              channel=r.get("channel", "sms"), kind=r["kind"], body=r["body"],
              content_variables=r.get("variables"), status=OutboxStatus.QUEUED, attempts=0,
-             fell_back=False, created_at=now)
+             fell_back=False, created_at=r.get("created_at") or now)
         for r in rows
     ]
     queued = 0
