@@ -25,9 +25,10 @@ TWILIO_ORIGIN = "https://api.twilio.com"
 # waits, so waiting is bounded.
 TIMEOUT = 10.0
 
+CREDENTIALS_REFUSED = "Twilio refused our credentials (check TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)"
 # Twilio error codes a coordinator may see, and what they mean for the member.
 REASONS = {
-    20003: "Twilio refused our account credentials",
+    20003: CREDENTIALS_REFUSED,
     20429: "Twilio asked us to slow down",
     21211: "The number is not a valid phone number",
     21408: "Twilio is not allowed to send to this country",
@@ -43,8 +44,12 @@ REASONS = {
     30008: "The message was lost for an unknown reason",
     63016: "WhatsApp's 24-hour window had closed and no template was used",
 }
-# Worth another try later: Twilio or the carrier was busy, the handset was away.
-TEMPORARY_CODES = frozenset({20429, 30001, 30003, 30008})
+# Worth another try later: Twilio or the carrier was busy, the handset was away; or our
+# credentials were refused, which is ours to fix, not the message's fault: once the
+# token is right again, the outbox drains.
+TEMPORARY_CODES = frozenset({20003, 20429, 30001, 30003, 30008})
+CREDENTIALS_STATUSES = frozenset({401, 403})
+TEMPORARY_STATUSES = CREDENTIALS_STATUSES | {429}
 OPT_OUT_CODE = 21610
 
 
@@ -89,7 +94,7 @@ def failure_for(http_status: int | None, code: int | None) -> Failure:
     """Whether an error is worth retrying, final, or the recipient's STOP."""
     if code == OPT_OUT_CODE:
         return Failure.OPTED_OUT
-    if code in TEMPORARY_CODES or http_status == 429 or (http_status or 0) >= 500:
+    if code in TEMPORARY_CODES or http_status in TEMPORARY_STATUSES or (http_status or 0) >= 500:
         return Failure.TEMPORARY
     return Failure.PERMANENT
 
@@ -170,6 +175,8 @@ def _reason(error: TwilioRestException) -> str:
         return REASONS[error.code]
     if error.status == 429:
         return REASONS[20429]
+    if error.status in CREDENTIALS_STATUSES:
+        return CREDENTIALS_REFUSED
     if error.status >= 500:
         return "Twilio had a problem on its side"
     return f"Twilio refused the message (error {error.code})" if error.code else "Twilio refused the message"

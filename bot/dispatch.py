@@ -12,9 +12,9 @@ last answer, so a newcomer's requests never share a second with the old holder's
 When can a message go out twice? Only when Twilio accepted it and the dispatcher could
 not record that: it died between Twilio's answer and its own commit (milliseconds), or
 Twilio's answer never reached it (a read timeout counts as temporary and is retried;
-Twilio has no idempotency key for messages). A dispatcher refreshes its claims before
-each send; a row left "sending" for STALE_AFTER without a refresh belongs to a
-dispatcher that died, and goes back to the queue.
+Twilio has no idempotency key for messages). Before each send a dispatcher refreshes
+all its claims at once (see Claims); a row left "sending" for STALE_AFTER without a
+refresh belongs to a dispatcher that died, and goes back to the queue.
 """
 
 from __future__ import annotations
@@ -23,16 +23,18 @@ import os
 import socket
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from bot import clock
-from bot.channels import Channel, Failure, SendError, reason_for
+from bot.channels import Channel, Failure, SendError, Sent, reason_for
 from bot.config import Settings
 from bot.db import unit_of_work
 from bot.models import (
@@ -55,8 +57,18 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 WHATSAPP_WINDOW_CLOSED = 63016  # Twilio's error for a free-form WhatsApp message outside it
 # Twilio counts messages per second; 20 ms more covers clock granularity.
 PACE_WINDOW = timedelta(seconds=1.02)
-# A sign-in code answers what someone is doing right now; quiet hours would lock her out.
-QUIET_EXEMPT = frozenset({"code"})
+# What she just asked for: a sign-in code answers what she is doing right now, a deferred
+# reply (spool.py) what she texted. Quiet hours would lock her out (PRODUCT.md allows
+# replies), and having asked, she gets it even if she opted out of notices since.
+ASKED_FOR = frozenset({"code", "reply"})
+QUIET_EXEMPT = ASKED_FOR
+# "¿Cuántas piezas terminaste hoy?" is wrong on any other day: held past its day by quiet
+# hours or retries, a reminder is dropped rather than sent the next morning.
+DAY_BOUND = frozenset({"reminder"})
+EXPIRED = "Expired: a reminder is only useful on its day"
+MEMBER_OPTED_OUT = "The member opted out"
+MEMBER_INACTIVE = "The member is no longer active"
+CONTACT_OPTED_OUT = "The contact opted out"
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 # Each dispatcher's recent requests per sender, kept between its runs: a scheduler that
@@ -83,24 +95,61 @@ class Route:
     fell_back: bool
 
 
+@dataclass(frozen=True)
+class Moments:
+    """The moment dispatch judges the outbox at, on each cooperative's clock: an `at`
+    without offset (CONTRACT.md's --at) is each cooperative's local time; rows without a
+    cooperative read it as UTC."""
+
+    default: datetime
+    cooperatives: dict[int, datetime] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, at: datetime | None, cooperatives: Iterable[Cooperative]) -> Moments:
+        """`at` (now when None) for each cooperative."""
+        if at is None or at.tzinfo is not None:
+            return cls(at or utcnow())
+        return cls(at.replace(tzinfo=UTC), {c.id: clock.instant(c, at) for c in cooperatives})
+
+    def at(self, cooperative_id: int | None) -> datetime:
+        """The aware moment on that cooperative's clock."""
+        return self.cooperatives.get(cooperative_id, self.default)
+
+    def due(self):
+        """SQL: queued rows whose retry time (not_before) has come on their cooperative's clock."""
+        by_moment: dict[datetime, list[int]] = defaultdict(list)
+        for ident, moment in self.cooperatives.items():
+            by_moment[moment].append(ident)
+        ready = [and_(Outbox.cooperative_id.in_(ids), Outbox.not_before <= moment)
+                 for moment, ids in by_moment.items()]
+        if self.cooperatives:
+            ready.append(and_(Outbox.cooperative_id.is_(None), Outbox.not_before <= self.default))
+        else:  # one moment for every row
+            ready.append(Outbox.not_before <= self.default)
+        return Outbox.status == OutboxStatus.QUEUED, or_(Outbox.not_before.is_(None), *ready)
+
+
 def dispatch(
     engine: Engine, settings: Settings, channel: Channel, *, at: datetime | None = None, limit: int = 200
 ) -> Dispatched:
     """Send what the outbox holds and quiet hours allow, at most `limit` messages.
 
     `at` is the moment the outbox is judged at (quiet hours, retry times, WhatsApp's
-    window); claims and leases always use the real clock.
+    window, a reminder's day); without an offset, it is each cooperative's local time.
+    Claims and leases always use the real clock.
     """
-    at = at or utcnow()
     holder = f"{socket.gethostname()[:30]}:{os.getpid()}:{threading.get_ident()}"
     # A channel that says nothing of pacing is paced: the cap is the safe default.
     mps = settings.twilio_max_mps if getattr(channel, "paced", True) else None
     recover_stale(engine)
     with unit_of_work(engine) as session:
-        held = _quiet_cooperatives(session, at)
-        claimed, token, unsendable = _claim(session, settings, at=at, held=held, holder=holder, limit=limit)
-        held_count = _count_held(session, at, held)
-    counts = _send_all(engine, settings, channel, claimed, holder=holder, token=token, at=at, mps=mps)
+        cooperatives = {c.id: c for c in session.scalars(select(Cooperative))}
+        moments = Moments.of(at, cooperatives.values())
+        held = [c.id for c in cooperatives.values() if clock.in_quiet_hours(c, moments.at(c.id))]
+        claims, unsendable = _claim(session, settings, cooperatives, moments=moments, held=held,
+                                    holder=holder, limit=limit)
+        held_count = _count_held(session, moments, held)
+    counts = _send_all(engine, settings, channel, claims, moments=moments, mps=mps)
     return Dispatched(counts["sent"], counts["retried"], counts["failed"] + unsendable, held_count)
 
 
@@ -144,41 +193,34 @@ def sender_for(settings: Settings, cooperative: Cooperative | None, channel: str
     return cooperative.sms_number
 
 
-def _quiet_cooperatives(session: Session, at: datetime) -> list[int]:
-    return [c.id for c in session.scalars(select(Cooperative)) if clock.in_quiet_hours(c, at)]
-
-
-def _due(at: datetime):
-    return (Outbox.status == OutboxStatus.QUEUED,
-            or_(Outbox.not_before.is_(None), Outbox.not_before <= at))
-
-
-def _count_held(session: Session, at: datetime, held: list[int]) -> int:
+def _count_held(session: Session, moments: Moments, held: list[int]) -> int:
     if not held:
         return 0
     query = select(func.count()).select_from(Outbox).where(
-        *_due(at), Outbox.cooperative_id.in_(held), Outbox.kind.not_in(QUIET_EXEMPT))
+        *moments.due(), Outbox.cooperative_id.in_(held), Outbox.kind.not_in(QUIET_EXEMPT))
     return session.execute(query).scalar_one()
 
 
-def _claim(session: Session, settings: Settings, *, at: datetime, held: list[int], holder: str,
-           limit: int) -> tuple[dict[str, deque[Outbox]], datetime, int]:
+def _claim(session: Session, settings: Settings, cooperatives: dict[int, Cooperative], *, moments: Moments,
+           held: list[int], holder: str, limit: int) -> tuple[Claims, int]:
     """Claim due rows whose sender's lease this dispatcher takes, grouped by sender; fail
-    those with no sender at all."""
-    query = select(Outbox).where(*_due(at))
+    those that must not go out any more, or have no sender at all."""
+    query = select(Outbox).where(*moments.due())
     if held:
         query = query.where(or_(Outbox.cooperative_id.is_(None), Outbox.cooperative_id.not_in(held),
                                 Outbox.kind.in_(QUIET_EXEMPT)))
     rows = session.scalars(query.order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)).all()
-    cooperatives = {c.id: c for c in session.scalars(select(Cooperative))}
+    members, contacts_out = _recipients(session, rows)
     planned: dict[str, list[tuple[Outbox, Route]]] = {}
     unsendable = 0
     for row in rows:
-        cooperative = cooperatives.get(row.cooperative_id)
-        plan = route(row, cooperative, _member(session, row), at)
+        cooperative, at = cooperatives.get(row.cooperative_id), moments.at(row.cooperative_id)
+        member = members.get((row.cooperative_id, row.recipient))
+        plan = route(row, cooperative, member, at)
         sender = sender_for(settings, cooperative, plan.channel)
-        if sender is None:
-            _fail(row, None, "There is no number to send it from")
+        reason = _unwanted(row, cooperative, member, row.recipient in contacts_out, at)
+        if reason or sender is None:
+            _fail(row, None, reason or "There is no number to send it from")
             unsendable += 1
             continue
         planned.setdefault(sender, []).append((row, plan))
@@ -193,15 +235,38 @@ def _claim(session: Session, settings: Settings, *, at: datetime, held: list[int
             row.attempts += 1
         claimed[sender] = deque(row for row, _ in planned[sender])
     session.flush()
-    return claimed, now, unsendable
+    return Claims(claimed, token=now, holder=holder), unsendable
 
 
-def _member(session: Session, message: Outbox) -> Member | None:
-    if message.channel != Medium.WHATSAPP or message.cooperative_id is None:
+def _recipients(session: Session, rows: Iterable[Outbox]) -> tuple[dict[tuple[int, str], Member], set[str]]:
+    """The members the rows go to, by (cooperative, phone), and the opted-out buyer contacts' phones."""
+    phones = {row.recipient for row in rows}
+    cooperative_ids = {row.cooperative_id for row in rows if row.cooperative_id is not None}
+    if not phones:
+        return {}, set()
+    members = {(m.cooperative_id, m.phone): m for m in session.scalars(select(Member).where(
+        Member.cooperative_id.in_(cooperative_ids), Member.phone.in_(phones)))} if cooperative_ids else {}
+    contacts_out = set(session.scalars(select(BuyerContact.phone).where(
+        BuyerContact.phone.in_(phones), BuyerContact.opted_out.is_(True))))
+    return members, contacts_out
+
+
+def _unwanted(row: Outbox, cooperative: Cooperative | None, member: Member | None, contact_opted_out: bool,
+              at: datetime) -> str | None:
+    """Why a queued message must not go out any more, if it must not."""
+    if row.kind in DAY_BOUND and _day(cooperative, row.created_at) < _day(cooperative, at):
+        return EXPIRED
+    if row.kind in ASKED_FOR:
         return None
-    query = select(Member).where(Member.cooperative_id == message.cooperative_id,
-                                 Member.phone == message.recipient)
-    return session.scalars(query).first()
+    if member is not None:  # a member of this cooperative: her own state decides
+        if member.opted_out:
+            return MEMBER_OPTED_OUT
+        return None if member.active else MEMBER_INACTIVE
+    return CONTACT_OPTED_OUT if contact_opted_out else None
+
+
+def _day(cooperative: Cooperative | None, moment: datetime) -> date:
+    return clock.today(cooperative, moment) if cooperative else moment.astimezone(UTC).date()
 
 
 def _take_lease(session: Session, sender: str, holder: str, now: datetime) -> bool:
@@ -213,6 +278,63 @@ def _take_lease(session: Session, sender: str, holder: str, now: datetime) -> bo
         where=or_(SenderLease.until <= now, SenderLease.holder == holder),
     )
     return session.execute(statement.returning(SenderLease.sender)).first() is not None
+
+
+class Claims:
+    """This dispatcher's claimed rows per sender, and the claimed_at they all carry: its
+    token. A row whose claimed_at is no longer the token is no longer ours (recovered as
+    stale, claimed by another dispatcher). Every refresh renews all the claims, so a
+    slow sender never lets another sender's claims go stale."""
+
+    def __init__(self, queues: dict[str, deque[Outbox]], *, token: datetime, holder: str):
+        self.queues, self.token, self.holder = queues, token, holder
+        self.lock = threading.Lock()  # senders may be served by threads of their own
+
+    def senders(self) -> list[str]:
+        """The senders with messages still to send."""
+        with self.lock:
+            return [sender for sender, queue in self.queues.items() if queue]
+
+    def next(self, engine: Engine, sender: str) -> Outbox | None:
+        """Renew the sender's lease and every claim, then take the sender's next message."""
+        with self.lock:
+            self._refresh(engine, sender)
+            queue = self.queues[sender]
+            return queue.popleft() if queue else None
+
+    def release(self, engine: Engine, paces: dict[str, Pace]) -> None:
+        """Hand back what was not sent, and the leases, each free from the moment a
+        newcomer may send from its number."""
+        with self.lock, unit_of_work(engine) as session:
+            _unclaim(session, self._ids(), self.token)
+            for queue in self.queues.values():
+                queue.clear()
+            for sender, pace in paces.items():
+                session.execute(update(SenderLease).where(SenderLease.sender == sender,
+                                                          SenderLease.holder == self.holder)
+                                .values(until=pace.free_at()))
+
+    def _refresh(self, engine: Engine, sender: str) -> None:
+        now = utcnow()
+        with unit_of_work(engine) as session:
+            renewed = session.execute(update(SenderLease).where(
+                SenderLease.sender == sender, SenderLease.holder == self.holder).values(until=now + LEASE))
+            if not renewed.rowcount:  # the lease lapsed and another dispatcher took it
+                _unclaim(session, self._ids(sender), self.token)
+                self.queues[sender].clear()
+            ids = self._ids()
+            ours = set(session.scalars(update(Outbox).where(
+                Outbox.id.in_(ids), Outbox.status == OutboxStatus.SENDING, Outbox.claimed_at == self.token,
+            ).values(claimed_at=now).returning(Outbox.id))) if ids else set()
+        self.token = now
+        for queue in self.queues.values():
+            kept = [m for m in queue if m.id in ours]
+            queue.clear()
+            queue.extend(kept)
+
+    def _ids(self, sender: str | None = None) -> list[int]:
+        queues = [self.queues[sender]] if sender else self.queues.values()
+        return [m.id for queue in queues for m in queue]
 
 
 class Pace:
@@ -245,28 +367,52 @@ def _pace(holder: str, sender: str, mps: int | None) -> Pace:
     return pace
 
 
-def _send_all(engine: Engine, settings: Settings, channel: Channel, claimed: dict[str, deque[Outbox]],
-              *, holder: str, token: datetime, at: datetime, mps: int | None) -> Counter:
-    """Send each sender's messages as fast as its pace allows, senders interleaved."""
+def _send_all(engine: Engine, settings: Settings, channel: Channel, claims: Claims, *, moments: Moments,
+              mps: int | None) -> Counter:
+    """Send each sender's messages as fast as its pace allows: senders interleaved in this
+    thread, or each in a thread of its own up to DISPATCH_CONCURRENCY at once."""
     counts: Counter = Counter()
-    tokens = dict.fromkeys(claimed, token)
-    paces = {sender: _pace(holder, sender, mps) for sender in claimed}
+    paces = {sender: _pace(claims.holder, sender, mps) for sender in claims.queues}
+    workers = min(settings.dispatch_concurrency, len(claims.queues))
     try:
-        while claimed:
-            sender = min(claimed, key=lambda s: paces[s].next_slot())
+        if workers > 1:
+            # One sender's messages stay in one thread, so its pace is kept as before.
+            def send_from(sender: str) -> Counter:
+                return _send_from(engine, settings, channel, claims, sender, pace=paces[sender],
+                                  moments=moments)
+
+            with ThreadPoolExecutor(workers, thread_name_prefix="dispatch") as pool:
+                for done in pool.map(send_from, list(claims.queues)):
+                    counts += done
+            return counts
+        while senders := claims.senders():
+            sender = min(senders, key=lambda s: paces[s].next_slot())
             _sleep_until(paces[sender].next_slot())
-            tokens[sender] = _refresh(engine, sender, holder, claimed[sender], tokens[sender])
-            if not claimed[sender]:
-                del claimed[sender]
+            message = claims.next(engine, sender)
+            if message is None:
                 continue
-            message = claimed[sender].popleft()
             try:
-                counts[_send_one(engine, settings, channel, message, at)] += 1
+                counts[_send_one(engine, settings, channel, message, moments)] += 1
             finally:
                 paces[sender].answered()
     finally:
-        _release(engine, holder, paces, [m.id for queue in claimed.values() for m in queue])
+        claims.release(engine, paces)
     return counts
+
+
+def _send_from(engine: Engine, settings: Settings, channel: Channel, claims: Claims, sender: str, *,
+               pace: Pace, moments: Moments) -> Counter:
+    """One sender's messages in order, at its pace."""
+    counts: Counter = Counter()
+    while True:
+        _sleep_until(pace.next_slot())
+        message = claims.next(engine, sender)
+        if message is None:
+            return counts
+        try:
+            counts[_send_one(engine, settings, channel, message, moments)] += 1
+        finally:
+            pace.answered()
 
 
 def _sleep_until(moment: datetime) -> None:
@@ -275,42 +421,42 @@ def _sleep_until(moment: datetime) -> None:
         time.sleep(wait)
 
 
-def _refresh(engine: Engine, sender: str, holder: str, queue: deque[Outbox], token: datetime) -> datetime:
-    """Renew the lease and our claims; drop rows that are no longer ours to send."""
-    now = utcnow()
-    ids = [m.id for m in queue]
-    with unit_of_work(engine) as session:
-        renewed = session.execute(update(SenderLease).where(
-            SenderLease.sender == sender, SenderLease.holder == holder).values(until=now + LEASE))
-        ours: set[int] = set()
-        if renewed.rowcount:
-            ours = set(session.scalars(update(Outbox).where(
-                Outbox.id.in_(ids), Outbox.status == OutboxStatus.SENDING, Outbox.claimed_at == token,
-            ).values(claimed_at=now).returning(Outbox.id)))
-        else:  # the lease lapsed and another dispatcher took it: hand our claims back
-            _unclaim(session, ids)
-    kept = [m for m in queue if m.id in ours]
-    queue.clear()
-    queue.extend(kept)
-    return now
+def status_callback(settings: Settings, message: Outbox) -> str | None:
+    """Where Twilio reports on the message: its row id lets a callback that outruns our
+    own record of the SID still find it (and Twilio signs the URL with its query)."""
+    if not settings.public_base_url:
+        return None
+    return f"{settings.public_base_url}/twilio/status?id={message.id}"
 
 
-def _send_one(engine: Engine, settings: Settings, channel: Channel, message: Outbox, at: datetime) -> str:
-    callback = f"{settings.public_base_url}/twilio/status" if settings.public_base_url else None
+def _send_one(engine: Engine, settings: Settings, channel: Channel, message: Outbox, moments: Moments) -> str:
     try:
+        callback = status_callback(settings, message)
         result = channel.send(message, sender=message.sender, status_callback=callback)
     except SendError as error:
-        return _record_failure(engine, message.id, error, at)
+        return _record_failure(engine, message.id, error, moments.at(message.cooperative_id))
     with unit_of_work(engine) as session:
-        row = session.get(Outbox, message.id)
+        row = session.get(Outbox, message.id, with_for_update=True)
+        if _callback_came_first(row, message, result):  # it already moved the row on
+            row.claimed_at = None
+            if row.twilio_sid == result.sid and row.sent_at is None:
+                row.sent_at = utcnow()
+            return "sent"
         row.status, row.twilio_sid, row.twilio_status = OutboxStatus.SENT, result.sid, result.status
         row.sent_at, row.claimed_at = utcnow(), None  # an earlier error stays, as its history
     return "sent"
 
 
+def _callback_came_first(row: Outbox, message: Outbox, result: Sent) -> bool:
+    """Whether Twilio's status callback, finding the row by its id (delivery.py), was
+    recorded before Twilio's answer to the request itself."""
+    stored_its_sid = result.sid is not None and row.twilio_sid == result.sid
+    return stored_its_sid or row.channel != message.channel  # or fell back to SMS (63016)
+
+
 def _record_failure(engine: Engine, message_id: int, error: SendError, at: datetime) -> str:
     with unit_of_work(engine) as session:
-        row = session.get(Outbox, message_id)
+        row = session.get(Outbox, message_id, with_for_update=True)
         if error.failure is Failure.TEMPORARY and row.attempts < MAX_ATTEMPTS:
             row.status, row.claimed_at = OutboxStatus.QUEUED, None
             row.not_before = at + BACKOFF * 2 ** (row.attempts - 1)
@@ -350,17 +496,9 @@ def fall_back_to_sms(row: Outbox) -> None:
     row.error_code, row.error = str(WHATSAPP_WINDOW_CLOSED), reason_for(WHATSAPP_WINDOW_CLOSED)
 
 
-def _unclaim(session: Session, ids: list[int]) -> None:
+def _unclaim(session: Session, ids: list[int], token: datetime) -> None:
+    """Queue our unsent claims again; a row whose claimed_at is not our token is not ours."""
     if ids:
-        session.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.SENDING)
-                        .values(status=OutboxStatus.QUEUED, claimed_at=None,
-                                attempts=Outbox.attempts - 1))
-
-
-def _release(engine: Engine, holder: str, paces: dict[str, Pace], unsent: list[int]) -> None:
-    """Hand leases on, each free from the moment a newcomer may send from its number."""
-    with unit_of_work(engine) as session:
-        _unclaim(session, unsent)
-        for sender, pace in paces.items():
-            session.execute(update(SenderLease).where(
-                SenderLease.sender == sender, SenderLease.holder == holder).values(until=pace.free_at()))
+        session.execute(update(Outbox).where(
+            Outbox.id.in_(ids), Outbox.status == OutboxStatus.SENDING, Outbox.claimed_at == token,
+        ).values(status=OutboxStatus.QUEUED, claimed_at=None, attempts=Outbox.attempts - 1))

@@ -28,6 +28,7 @@ SERVICE_SID = "MG" + "1" * 32
 TEMPLATE_SID = "HX" + "2" * 32
 SPEC = ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.json"
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
+CREDENTIALS = "Twilio refused our credentials (check TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)"
 
 
 def sms(body: str = "Hola Rosa, ¿cuántas hiciste hoy?", **changes) -> Outbox:
@@ -104,7 +105,10 @@ def test_the_base_url_may_carry_a_path_prefix(twilio):
         (Answer(400, 21408), Failure.PERMANENT, "Twilio is not allowed to send to this country"),
         (Answer(400, 21610), Failure.OPTED_OUT, "The member replied STOP to Twilio"),
         (Answer(400, 21999), Failure.PERMANENT, "Twilio refused the message (error 21999)"),
-        (Answer(401, 20003), Failure.PERMANENT, "Twilio refused our account credentials"),
+        # Ours to fix, not the message's fault: retried, so a corrected token drains the outbox.
+        (Answer(401, 20003), Failure.TEMPORARY, CREDENTIALS),
+        (Answer(401), Failure.TEMPORARY, CREDENTIALS),
+        (Answer(403), Failure.TEMPORARY, CREDENTIALS),
     ],
 )
 def test_twilio_errors_say_whether_to_retry_and_why(twilio, answer, failure, reason):

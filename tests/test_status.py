@@ -13,7 +13,7 @@ from bot import create_app
 from bot.channels import TwilioChannel
 from bot.db import unit_of_work
 from bot.dispatch import Dispatched, dispatch
-from bot.models import Member, Outbox
+from bot.models import Member, Outbox, utcnow
 from bot.outbox import queue
 from tests import factories as f
 from tests import twilio_standin
@@ -32,6 +32,16 @@ def sent_message(engine, club, *, channel: str = "sms", sid: str = SID) -> int:
         row = session.scalars(select(Outbox).where(Outbox.key == f"reminder:{sid}")).one()
         row.status, row.twilio_sid, row.twilio_status, row.attempts = "sent", sid, "queued", 1
         row.sender = f"whatsapp:{COOP_NUMBER}" if channel == "whatsapp" else COOP_NUMBER
+        return row.id
+
+
+def sending_message(engine, club) -> int:
+    """A message dispatch has just handed to Twilio: Twilio's answer (its SID) not yet stored."""
+    with unit_of_work(engine) as session:
+        queue(session=session, key="reminder:sending", recipient=ROSA, body="Hola", kind="reminder",
+              cooperative_id=club.cooperative.id)
+        row = session.scalars(select(Outbox).where(Outbox.key == "reminder:sending")).one()
+        row.status, row.attempts, row.sender, row.claimed_at = "sending", 1, COOP_NUMBER, utcnow()
         return row.id
 
 
@@ -171,3 +181,80 @@ def test_a_whatsapp_message_that_fell_back_once_does_not_fall_back_again(client,
         session.get(Outbox, ident).fell_back = True
     post(client, "failed", error_code="63016")
     assert state(engine, ident)[:3] == ("failed", "failed", "63016")
+
+
+# --- a callback faster than Twilio's own answer ---------------------------------------------
+
+
+def test_a_callback_that_outruns_dispatch_finds_its_message_by_the_id_in_its_url(client, engine, club):
+    ident = sending_message(engine, club)
+    assert client.post(f"/twilio/status?id={ident}", data=callback("sent")).status_code == 200
+    found = f.get(engine, Outbox, ident)
+    assert (found.status, found.twilio_sid, found.twilio_status) == ("sent", SID, "sent")
+    assert post(client, "delivered") == [200]  # from now on its SID finds it
+    assert state(engine, ident) == ("delivered", "delivered", None, None)
+
+
+def test_the_id_in_the_url_is_signed_with_it(settings, club):
+    app = create_app(replace(settings, twilio_auth_token="test-token", public_base_url=PUBLIC))
+    engine = app.extensions["puntada"].engine
+    ident = sending_message(engine, club)
+    form, url = callback("delivered"), f"/twilio/status?id={ident}"
+    forged = RequestValidator("test-token").compute_signature(f"{PUBLIC}/twilio/status?id={ident + 1}", form)
+    signature = RequestValidator("test-token").compute_signature(PUBLIC + url, form)
+    client = app.test_client()
+    assert client.post(url, data=form, headers={"X-Twilio-Signature": forged}).status_code == 403
+    assert client.post(url, data=form, headers={"X-Twilio-Signature": signature}).status_code == 200
+    assert state(engine, ident)[:2] == ("delivered", "delivered")
+    engine.dispose()
+
+
+def test_the_id_never_reaches_a_message_that_is_not_being_sent(client, engine, club):
+    """A late callback for the WhatsApp message that fell back to SMS names the same row:
+    the SMS waiting in the queue, or one with its own SID, is left alone."""
+    queued = sending_message(engine, club)
+    with unit_of_work(engine) as session:
+        session.get(Outbox, queued).status = "queued"
+    other = sent_message(engine, club, sid="SM" + "e" * 32)
+    for ident in (queued, other, "x1", "9" * 30):
+        assert client.post(f"/twilio/status?id={ident}", data=callback("delivered")).status_code == 200
+    waiting = f.get(engine, Outbox, queued)
+    assert (waiting.status, waiting.twilio_sid) == ("queued", None)
+    assert state(engine, other) == ("sent", "queued", None, None)
+
+
+def test_the_id_does_not_give_an_sms_a_whatsapp_messages_callback(client, engine, club):
+    ident = sending_message(engine, club)
+    form = callback("failed", error_code="63016") | {"To": f"whatsapp:{ROSA}"}
+    assert client.post(f"/twilio/status?id={ident}", data=form).status_code == 200
+    assert f.get(engine, Outbox, ident).status == "sending"
+
+
+# --- what Twilio (or anyone) may post ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["1" * 17, "30003x", "-1", "３０００３", "30 003"])
+def test_an_error_code_that_is_not_1_to_16_digits_is_left_out_and_the_status_kept(client, engine, club, code):
+    ident = sent_message(engine, club)
+    assert post(client, "undelivered", error_code=code) == [200]
+    assert state(engine, ident) == ("failed", "undelivered", None, None)
+
+
+def test_an_error_code_of_16_digits_is_kept(client, engine, club):
+    ident = sent_message(engine, club)
+    assert post(client, "undelivered", error_code="1" * 16) == [200]
+    assert state(engine, ident) == ("failed", "undelivered", "1" * 16, "Twilio could not deliver the message")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("MessageSid", "SM" + "c" * 63),
+    ("MessageSid", "SM\x00" + "c" * 30),
+    ("MessageStatus", "delivered\n"),
+    ("MessageStatus", "d" * 65),
+])
+def test_a_sid_or_status_too_long_or_with_control_characters_is_a_bad_request(client, engine, club, field,
+                                                                              value):
+    ident = sent_message(engine, club)
+    form = callback("delivered") | {field: value}
+    assert client.post("/twilio/status", data=form).status_code == 400
+    assert state(engine, ident) == ("sent", "queued", None, None)
