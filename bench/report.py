@@ -47,7 +47,7 @@ def rows() -> list[str]:
         m = growth["median"]
         base = empty.get("sqlite")
         drop = 1 - m["puntada_rps"] / base["puntada_rps"] if base else None
-        versus = f", {drop:+.1%} throughput lost vs empty" if drop is not None else ""
+        versus = f", throughput {-drop:+.0%} vs empty" if drop is not None else ""
         ok = drop is not None and drop <= TARGETS["growth_drop"]
         out.append(f"| webhook, SQLite after 1,000,000 reports | {m['puntada_rps']:.0f} req/s, p99 "
                    f"{m['p99_ms']:.1f} ms, ratio {m['ratio']:.3f}{versus} | within 10 % of empty | "

@@ -293,8 +293,8 @@ def _dispatch_once(url: str, messages: int, *, mps: int) -> dict:
     for k in range(20):
         for i in range(messages // 20):
             world_rows.append(dict(key=f"bench:{k}:{i}", recipient=scenario.member_phone(k, i),
-                                   kind="reminder",
-                                   body="Hola, cuantas hiciste hoy?", cooperative_id=world.ids[k]))
+                                   kind="milestone",
+                                   body="Bartolina Sisa: pedido A al 50%", cooperative_id=world.ids[k]))
     with unit_of_work(engine) as session:
         queue_many(session=session, rows=world_rows)
     standin = _slow_standin()
