@@ -123,6 +123,8 @@ class Assignment(SQLModel, table=True):
 
 class InboundMessage(SQLModel, table=True):
     __tablename__ = "inbound_message"
+    # The flood check counts one sender's last ten minutes on every message.
+    __table_args__ = (Index("ix_inbound_sender_time", "sender", "received_at"),)
     id: int | None = Field(default=None, primary_key=True)
     message_sid: str = Field(unique=True, max_length=64)
     cooperative_id: int | None = Field(default=None, foreign_key="cooperative.id", index=True)
