@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -173,11 +174,21 @@ def update_member(
 
 def import_members(*, session: Session, cooperative: Cooperative, text: str) -> list[Member]:
     """Register members from CSV text; any bad row, reported by line, imports none."""
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or [c.strip().lower() for c in rows[0]] != CSV_HEADER:
+    # newline="" lets the csv module read \n, \r\n and old Excel's bare \r alike.
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _import_rows(session, cooperative, reader)
+    except csv.Error as error:
+        raise Invalid(f"line {reader.line_num}: {error}") from None
+
+
+def _import_rows(session: Session, cooperative: Cooperative, reader) -> list[Member]:
+    header = next(reader, None)
+    if not header or [c.strip().lower() for c in header] != CSV_HEADER:
         raise Invalid(f"line 1: the header must be {','.join(CSV_HEADER)}")
     members, seen = [], set()
-    for line, row in enumerate(rows[1:], start=2):
+    for row in reader:
+        line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(CSV_HEADER):
@@ -310,6 +321,8 @@ def _name(value: str, what: str, limit: int = 120) -> str:
     value = " ".join((value or "").split())
     if not value:
         raise Invalid(f"{what} is empty")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise Invalid(f"{what} has control characters")
     if len(value) > limit:
         raise Invalid(f"{what} is longer than {limit} characters")
     return value

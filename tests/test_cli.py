@@ -284,3 +284,17 @@ def test_an_unreachable_or_unsupported_database_is_one_line():
     done = _puntada("mysql://nobody@localhost/none", "demo")
     assert (done.returncode, done.stderr) == (
         2, "puntada: DATABASE_URL: mysql is not supported; use sqlite or postgresql+psycopg\n")
+
+
+def test_member_import_reads_old_excel_line_endings_and_refuses_control_characters(runner, club, tmp_path):
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes(b"name,phone,role,language,channel\rAna Colque,71234567,,,\rBeatriz Nina,71234568,,,\r")
+    assert ok(runner, "member", "import", "--coop", COOP, str(mac)) == "imported 2 members\n"
+    nul = tmp_path / "nul.csv"
+    nul.write_text("name,phone,role,language,channel\nCarla\x00Poma,71234569,,,\n")
+    assert refused(runner, "member", "import", "--coop", COOP, str(nul)) == (
+        "Error: line 2: member name has control characters")
+    broken = tmp_path / "broken.csv"
+    broken.write_text('name,phone,role,language,channel\n"Dora Cusi,71234570,,,\n')
+    assert refused(runner, "member", "import", "--coop", COOP, str(broken)).startswith("Error: line ")
+    assert f.count(f_engine(runner), Member) == 6
