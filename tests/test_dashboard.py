@@ -491,8 +491,20 @@ def test_the_outbox_shows_delivery_and_plain_reasons(dash, client, engine, club)
     words = text_of(client.get("/messages").text)
     assert ("Rosa Mamani Recordatorio No llegó The phone cannot receive SMS (a landline, or a number out "
             "of service) Hola Rosa, cuantas hiciste hoy?") in words
-    assert "Código de acceso Enviado" not in words  # her own code is queued, not sent
-    assert "Código de acceso En cola" in words
+    assert "Código de acceso" not in words  # sign-in codes are never shown, not even her own
+
+
+def test_a_coordinator_never_reads_anyone_elses_sign_in_code(dash, client, engine, club, second_club):
+    other = dash.test_client()
+    ask_code(other, EXPORTER_CONTACT)  # the buyer's code goes out from the first club
+    ask_code(dash.test_client(), JUANA)
+    codes = [last_code(engine, EXPORTER_CONTACT), last_code(engine, JUANA)]
+    for phone in (JUANA, "+59171000201"):
+        viewer = dash.test_client()
+        sign_in(viewer, engine, phone)
+        page = viewer.get("/messages").text
+        assert not any(code in page for code in codes)
+        assert "Código de acceso" not in text_of(page) and "codigo para entrar" not in page
 
 
 def test_another_clubs_message_is_not_hers(dash, client, engine, club, second_club, now):

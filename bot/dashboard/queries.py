@@ -26,6 +26,7 @@ from bot.overview import order_standing, silent_members
 from bot.progress import Pace
 
 OUTBOX_SHOWN = 100
+SIGN_IN_CODE = "code"  # the outbox kind of a login code: never on any page
 
 
 @dataclass(frozen=True)
@@ -199,11 +200,14 @@ def not_understood(
 
 
 def recent_outbox(*, session: Session, cooperative: Cooperative) -> list[tuple[Outbox, str | None]]:
-    """The cooperative's latest outbound messages with the recipient's name where she is a member."""
+    """The cooperative's latest outbound messages with the recipient's name where she is a member.
+
+    Sign-in codes are never shown: whoever reads the page could sign in as their recipient.
+    """
     query = (
         select(Outbox, Member.name)
         .outerjoin(Member, (Member.phone == Outbox.recipient) & (Member.cooperative_id == cooperative.id))
-        .where(Outbox.cooperative_id == cooperative.id)
+        .where(Outbox.cooperative_id == cooperative.id, Outbox.kind != SIGN_IN_CODE)
         .order_by(Outbox.id.desc())
         .limit(OUTBOX_SHOWN)
     )
