@@ -473,6 +473,31 @@ def test_juana_records_for_rosa_what_the_bot_did_not_understand(dash, client, en
     assert "No hay mensajes pendientes." in page
 
 
+def test_recording_for_her_twice_records_once(dash, client, engine, club, now):
+    f.text(engine, ROSA, "ya hice las de ayer mas las de hoy", at=now, sid="SM" + "4" * 32)
+    message = f.inbound(engine, "SM" + "4" * 32)
+    sign_in(client, engine)
+    form = {"pieces": "35", "order": "1"}
+    assert post(client, f"/messages/{message.id}/record", form).location == "/messages"
+    answer = post(client, f"/messages/{message.id}/record", form)
+    assert answer.status_code == 409
+    assert "Este mensaje ya fue resuelto (o el bot lo entendió): no se anotó nada." in answer.text
+    assert f.count(engine, Report) == 1 and f.done(engine, 1) == 35
+
+
+def test_a_message_the_bot_understood_is_never_recorded_again(dash, client, engine, club, now):
+    f.text(engine, ROSA, "20", at=now, sid="SM" + "5" * 32)
+    message = f.inbound(engine, "SM" + "5" * 32)
+    assert message.understood is True and f.done(engine, 1) == 20
+    sign_in(client, engine)
+    post(client, "/language", {"lang": "en", "next": "/messages"})
+    answer = post(client, f"/messages/{message.id}/record", {"pieces": "7", "order": "1"})
+    assert answer.status_code == 409
+    assert ("This message was already dealt with (or the bot understood it): nothing was recorded."
+            in answer.text)
+    assert f.count(engine, Report) == 1 and f.done(engine, 1) == 20
+
+
 def test_juana_marks_a_message_handled(dash, client, engine, club, now):
     f.text(engine, LIDIA, "mañana no vengo", at=now, sid="SM" + "2" * 32)
     message = f.inbound(engine, "SM" + "2" * 32)

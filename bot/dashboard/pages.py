@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import admin, clock, puntada, store
 from bot.dashboard import queries
@@ -250,12 +250,25 @@ def record_for_her(message_id: int):
         return _messages_page(errors={message_id: errors}, status=400)
     moment = now()
     with unit_of_work(puntada().engine) as work:
-        store.record_report(
-            session=work, member=work.get(Member, member.id), order=work.get(Order, order_id),
-            pieces=pieces, at=moment, local_date=clock.today(cooperative, moment),
-            inbound_id=message.id, source="coordinator", recorded_by_id=g.viewer.member.id,
-        )
-        work.get(InboundMessage, message.id).handled = True
+        # Claim the message first: of a repeat (double click, back button, two coordinators) only one
+        # records, and a message the bot understood (its pieces already counted) is never recorded again.
+        claimed = work.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == message.id, InboundMessage.handled.is_(False),
+                   InboundMessage.understood.is_(False))
+            .values(handled=True)
+            .returning(InboundMessage.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if claimed is not None:
+            store.record_report(
+                session=work, member=work.get(Member, member.id), order=work.get(Order, order_id),
+                pieces=pieces, at=moment, local_date=clock.today(cooperative, moment),
+                inbound_id=message.id, source="coordinator", recorded_by_id=g.viewer.member.id,
+            )
+    if claimed is None:
+        flash(("flash.already_handled", {}), "error")
+        return _messages_page(errors={}, status=409)
     flash(("flash.recorded", {"pieces": pieces, "name": member.name, "code": active[order_id].code}))
     return redirect(url_for("dashboard.messages"))
 
