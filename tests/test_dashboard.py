@@ -6,6 +6,7 @@ Every page, every permission boundary, the sign-in code's rules, CSRF on every P
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -176,6 +177,38 @@ def test_five_wrong_codes_lock_the_phone_for_a_while(dash, client, engine, club,
     assert f.count(engine, LoginAttempt, LoginAttempt.kind == "failed") == 5
     dash.config["DASHBOARD_NOW"] = now + timedelta(minutes=16)
     ask_code(client, JUANA)
+    assert enter_code(client, last_code(engine, JUANA)).location == "/"
+
+
+def test_concurrent_wrong_codes_cannot_pass_the_limit(dash, client, engine, club):
+    ask_code(client, JUANA)
+    csrf = token(client, "/login/code")
+    cookie = client.get_cookie("puntada_session").value
+    start, answers = threading.Barrier(20), []
+
+    def guess(number: int) -> None:
+        guesser = dash.test_client()
+        guesser.set_cookie("puntada_session", cookie)
+        start.wait()
+        answer = guesser.post("/login/code", data={"code": f"9{number:05d}", "csrf_token": csrf})
+        answers.append(answer.status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [400] * 5 + [429] * 15
+    assert f.count(engine, LoginAttempt, LoginAttempt.kind == "failed") == 5
+    assert enter_code(client, last_code(engine, JUANA)).status_code == 429  # locked, right code or not
+
+
+def test_a_new_code_ends_the_earlier_ones(dash, client, engine, club):
+    ask_code(client, JUANA)
+    first = last_code(engine, JUANA)
+    ask_code(client, JUANA)
+    answer = enter_code(client, first)
+    assert answer.status_code == 400 and "El código venció" in answer.text
     assert enter_code(client, last_code(engine, JUANA)).location == "/"
 
 

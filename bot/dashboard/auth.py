@@ -37,6 +37,7 @@ def send_code():
     with unit_of_work(puntada().engine) as work:
         known = [p for p in phones if codes.identity_for(session=work, phone=p)]
         phone = (known or phones)[0]
+        codes.lock_phone(session=work, phone=phone)
         if codes.limited(session=work, kind="sent", phone=phone, client=client, now=moment):
             errors = {"phone": "too_many_codes"}
             return render_template("login.html", next=target, phone=typed, errors=errors), 429

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlmodel import Session
 
 from bot import outbox
@@ -81,6 +81,18 @@ def identity_for(*, session: Session, phone: str) -> Identity | None:
     return Identity("buyer", contact) if contact is not None else None
 
 
+def lock_phone(*, session: Session, phone: str) -> None:
+    """Serialise sign-in work on one phone until this transaction ends.
+
+    Checking a limit and counting an attempt must happen as one step, or concurrent guesses
+    all read the count before any of them adds to it. SQLite's units of work already take
+    the write lock up front (BEGIN IMMEDIATE); on PostgreSQL a transaction-level advisory lock
+    keyed by the phone does it (a row lock would not do: an unknown phone has no rows).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:phone))"), {"phone": phone})
+
+
 def limited(*, session: Session, kind: str, phone: str, client: str, now: datetime) -> bool:
     """Whether this phone or this address has used up its codes ("sent") or guesses ("failed")."""
     per_phone, per_client = (
@@ -105,11 +117,19 @@ def send_code(*, session: Session, phone: str, client: str, secret: str, now: da
 
     The attempt is counted either way, so that unknown numbers cannot be probed faster.
     """
+    lock_phone(session=session, phone=phone)
     _forget_old(session, now)
     session.add(LoginAttempt(phone=phone, client=client, kind="sent", at=now))
     identity = identity_for(session=session, phone=phone)
     if identity is None:
         return False
+    # Only the newest code is good: earlier ones (perhaps read over a shoulder) expire now.
+    session.execute(
+        update(LoginCode)
+        .where(LoginCode.phone == phone, LoginCode.used_at.is_(None), LoginCode.expires_at > now)
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
     code = f"{secrets.randbelow(10**6):06d}"
     row = LoginCode(phone=phone, code_hash=digest(secret, phone, code), expires_at=now + CODE_LIFETIME,
                     created_at=now)
@@ -164,7 +184,11 @@ def _forget_old(session: Session, now: datetime) -> None:
 def check_code(
     *, session: Session, phone: str, code: str, client: str, secret: str, now: datetime
 ) -> Outcome:
-    """Spend `code` for `phone`: OK once; every wrong guess counts against phone and address."""
+    """Spend `code` for `phone`: OK once; every wrong guess counts against phone and address.
+
+    Call it in the unit of work that commits the attempt: the phone stays locked until then.
+    """
+    lock_phone(session=session, phone=phone)
     if limited(session=session, kind="failed", phone=phone, client=client, now=now):
         return Outcome.LIMITED
     code = "".join(code.split())
