@@ -30,7 +30,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates/web")
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     # Twilio reaches us through a proxy in production; its headers give the URL it signed.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+    # X-Forwarded-For (the client address the sign-in limits count) only from trusted proxies.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=1, x_host=1, x_port=1)
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     app.extensions["puntada"] = Puntada(settings=settings, engine=engine)
 

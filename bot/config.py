@@ -38,6 +38,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     spool_dir: str = str(INSTANCE / "spool")  # inbound messages wait here while the database is down
+    trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For gives the client's address
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +70,7 @@ class Settings:
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_int(env, "PORT", 8000, low=1, high=65535),
             spool_dir=env.get("SPOOL_DIR", "").strip() or cls.spool_dir,
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, low=0, high=10),
         )
 
     def with_secret_key(self, instance: Path = INSTANCE) -> Settings:

@@ -134,6 +134,26 @@ def test_the_cookie_is_secure_when_the_public_url_is_https(settings, club):
     app.extensions["puntada"].engine.dispose()
 
 
+def test_a_forged_forwarded_for_does_not_change_the_address_counted(dash, client, engine, club):
+    client.environ_base["REMOTE_ADDR"] = "10.0.0.5"
+    client.post("/login", data={"phone": JUANA, "csrf_token": token(client)},
+                headers={"X-Forwarded-For": "203.0.113.9"})
+    with Session(engine) as session:
+        assert session.scalars(select(LoginAttempt.client)).all() == ["10.0.0.5"]
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(settings, club):
+    app = create_app(replace(settings, trusted_proxies=1))
+    app.config.update(TESTING=True)
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
+    client.post("/login", data={"phone": JUANA, "csrf_token": token(client)},
+                headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"})
+    with Session(app.extensions["puntada"].engine) as session:
+        assert session.scalars(select(LoginAttempt.client)).all() == ["203.0.113.9"]
+    app.extensions["puntada"].engine.dispose()
+
+
 def test_signing_in_starts_a_new_session(dash, client, engine, club):
     ask_code(client, JUANA)
     before = client.get_cookie("puntada_session").value
