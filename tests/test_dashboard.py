@@ -619,6 +619,33 @@ def test_the_months_pay_per_member_and_as_csv(dash, client, engine, club, week):
     )
 
 
+def test_odd_numbers_and_months_are_told_apart_not_a_500(dash, client, engine, club, now):
+    f.text(engine, ROSA, "ya hice las de ayer mas las de hoy", at=now, sid="SM" + "6" * 32)
+    message = f.inbound(engine, "SM" + "6" * 32)
+    sign_in(client, engine)
+    for pieces in ("²", "３", "1²", "-1", "10000000000"):
+        answer = post(client, f"/messages/{message.id}/record", {"pieces": pieces, "order": "1"})
+        assert answer.status_code == 400, pieces
+    answer = post(client, "/orders/1", {"quantity": "²", "due": "2026-12-01", "assign": "some",
+                                        "member": ["²", str(club.rosa.id)]})
+    assert answer.status_code == 400
+    assert client.get("/simulator?member=²").status_code == 200
+    assert f.count(engine, Report) == 0 and f.get(engine, Order, 1).quantity == 15_000
+    for month in ("9999-12", "1999-12", "2101-01", "2026-13", "２０２６-11", "2026-1"):
+        answer = client.get(f"/pay?month={month}")
+        assert answer.status_code == 400 and "Elija un mes válido." in answer.text, month
+        answer = client.get(f"/pay.csv?month={month}")
+        assert answer.status_code == 400, month
+        assert "Elija un mes válido, del año 2000 al 2100, escrito así: 2026-11." in answer.text
+    assert client.get("/pay?month=2100-12").status_code == 200
+    too_big = 2**31
+    assert client.get(f"/orders/{too_big}").status_code == 404
+    assert client.get(f"/members/{too_big}/edit").status_code == 404
+    for path in (f"/orders/{too_big}", f"/members/{too_big}/edit", f"/members/{too_big}/active",
+                 f"/messages/{too_big}/handled", f"/messages/{too_big}/record", f"/orders/{2**63}"):
+        assert post(client, path, {"pieces": "1", "order": "1"}).status_code == 404, path
+
+
 # --- simulator --------------------------------------------------------------------------------
 
 

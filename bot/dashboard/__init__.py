@@ -36,6 +36,7 @@ def init_app(app: Flask, *, public_base_url: str, exempt=()) -> None:
     csrf.init_app(app)
     for blueprint in exempt:  # Twilio signs its posts; it cannot carry our token
         csrf.exempt(blueprint)
+    app.url_map.converters["id"] = pages.IdConverter
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(_static())

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select, update
+from werkzeug.routing import IntegerConverter
 
 from bot import admin, clock, puntada, store
 from bot.dashboard import queries
@@ -27,6 +29,19 @@ blueprint = Blueprint("dashboard", __name__)
 blueprint.before_request(load)
 MAX_QUANTITY = 10_000_000
 CONVERSATION = 12  # messages the simulator shows
+MAX_ID = 2**31 - 1
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # the months pay can be asked for
+
+
+class IdConverter(IntegerConverter):
+    """<id:…> in a path: a row id, at most PostgreSQL's integer (a larger one is a 404, not a 500)."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if not 1 <= number <= MAX_ID:
+            # Not a ValidationError: with that the router answers 405 when another method's rule exists.
+            abort(404)
+        return number
 
 
 @blueprint.get("/")
@@ -41,7 +56,7 @@ def overview():
     return render_template("overview.html", cards=cards, summary=day)
 
 
-@blueprint.get("/orders/<int:order_id>")
+@blueprint.get("/orders/<id:order_id>")
 @signed_in
 def order(order_id: int):
     """One order: burn-up chart, who made how much, who works on it; the form to change it."""
@@ -66,7 +81,7 @@ def _order_page(order: Order, *, errors: dict, form, status: int = 200):
     return page, status
 
 
-@blueprint.post("/orders/<int:order_id>")
+@blueprint.post("/orders/<id:order_id>")
 @coordinators_only
 def edit_order(order_id: int):
     """Change an open order's quantity, due date and who works on it."""
@@ -81,7 +96,7 @@ def edit_order(order_id: int):
         errors["due"] = "due"
     to_all = form.get("assign") == "all"
     allowed = {m.id for m in store.members(session=db(), cooperative_id=order.cooperative_id)}
-    chosen = {int(v) for v in form.getlist("member") if v.isdigit()}
+    chosen = {n for n in map(_whole, form.getlist("member")) if n is not None}
     if not to_all and (not chosen or not chosen <= allowed):
         errors["assign"] = "assign"
     if order.status != OrderStatus.ACTIVE:
@@ -155,14 +170,14 @@ def import_members():
     return redirect(url_for("dashboard.members"))
 
 
-@blueprint.get("/members/<int:member_id>/edit")
+@blueprint.get("/members/<id:member_id>/edit")
 @coordinators_only
 def edit_member(member_id: int):
     """The form to change one member."""
     return render_template("member_edit.html", member=_own_member(member_id), errors={}, form=None)
 
 
-@blueprint.post("/members/<int:member_id>/edit")
+@blueprint.post("/members/<id:member_id>/edit")
 @coordinators_only
 def save_member(member_id: int):
     """Change a member's name, phone, role, language and channel."""
@@ -184,7 +199,7 @@ def save_member(member_id: int):
     return redirect(url_for("dashboard.members"))
 
 
-@blueprint.post("/members/<int:member_id>/active")
+@blueprint.post("/members/<id:member_id>/active")
 @coordinators_only
 def set_active(member_id: int):
     """Deactivate a member (she gets no reminders and cannot report) or bring her back."""
@@ -218,7 +233,7 @@ def _messages_page(*, errors: dict, status: int = 200):
     return page, status
 
 
-@blueprint.post("/messages/<int:message_id>/handled")
+@blueprint.post("/messages/<id:message_id>/handled")
 @coordinators_only
 def mark_handled(message_id: int):
     """The coordinator dealt with this message herself."""
@@ -229,7 +244,7 @@ def mark_handled(message_id: int):
     return redirect(url_for("dashboard.messages"))
 
 
-@blueprint.post("/messages/<int:message_id>/record")
+@blueprint.post("/messages/<id:message_id>/record")
 @coordinators_only
 def record_for_her(message_id: int):
     """Record the pieces she meant, on the order chosen, and mark her message handled."""
@@ -280,15 +295,18 @@ def pay():
     month, bad = _month(request.args.get("month"))
     rows = queries.pay(session=db(), cooperative=g.viewer.cooperative, month=month)
     total = sum((r.amount for r in rows), Decimal("0.00"))
-    return render_template("pay.html", month=month, rows=rows, total=total,
+    page = render_template("pay.html", month=month, rows=rows, total=total,
                            pieces=sum(r.pieces for r in rows), errors={"month": "month"} if bad else {})
+    return page, 400 if bad else 200
 
 
 @blueprint.get("/pay.csv")
 @coordinators_only
 def pay_csv():
     """The month's pay as CSV: month,member,phone,order,item,pieces,piece_rate,amount."""
-    month, _ = _month(request.args.get("month"))
+    month, bad = _month(request.args.get("month"))
+    if bad:
+        return render_template("error.html", status=400, message="errors.month_csv"), 400
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["month", "member", "phone", "order", "item", "pieces", "piece_rate", "amount"])
@@ -350,8 +368,9 @@ def simulate():
 
 
 def _whole(text: str | None) -> int | None:
+    """A whole number typed in ASCII digits (str.isdigit() also takes "²", which int() refuses)."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None
 
 
 def _month(text: str | None) -> tuple[date, bool]:
@@ -359,8 +378,11 @@ def _month(text: str | None) -> tuple[date, bool]:
     this_month = clock.today(g.viewer.cooperative, now()).replace(day=1)
     if not text:
         return this_month, False
+    found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text.strip())
+    if found is None or not FIRST_YEAR <= int(found.group(1)) <= LAST_YEAR:
+        return this_month, True
     try:
-        return date.fromisoformat(f"{text.strip()}-01"), False
+        return date(int(found.group(1)), int(found.group(2)), 1), False
     except ValueError:
         return this_month, True
 
