@@ -646,6 +646,28 @@ def test_odd_numbers_and_months_are_told_apart_not_a_500(dash, client, engine, c
         assert post(client, path, {"pieces": "1", "order": "1"}).status_code == 404, path
 
 
+def test_the_pay_csv_never_carries_a_formula(dash, client, engine, club, week):
+    with unit_of_work(engine) as session:
+        session.get(Member, club.rosa.id).name = '=HYPERLINK("http://x.example","Rosa")'
+        session.get(Member, club.lidia.id).name = "-2+3"
+        session.get(Order, 1).item = "@SUM(1)"
+    sign_in(client, engine)
+    answer = client.get("/pay.csv?month=2026-11")
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.text == (
+        "month,member,phone,order,item,pieces,piece_rate,amount\n"
+        "2026-11,'-2+3,+59171000002,A,'@SUM(1),40,3.50,140.00\n"
+        '2026-11,"\'=HYPERLINK(""http://x.example"",""Rosa"")",+59171000001,A,\'@SUM(1),420,3.50,1470.00\n'
+    )
+
+
+def test_no_dashboard_page_is_kept_in_a_cache(dash, client, engine, club):
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    sign_in(client, engine)
+    for path in PAGES:
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+
+
 # --- simulator --------------------------------------------------------------------------------
 
 

@@ -8,12 +8,13 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 
 from bot import puntada
 from bot.dashboard import login as codes
-from bot.dashboard.web import db, load, now, safe_next
+from bot.dashboard.web import db, load, no_store, now, safe_next
 from bot.db import unit_of_work
 from bot.render import LANGUAGES
 
 blueprint = Blueprint("auth", __name__)
 blueprint.before_request(load)
+blueprint.after_request(no_store)
 SESSION_KEYS_KEPT = ("lang",)
 
 

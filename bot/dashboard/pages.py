@@ -18,7 +18,7 @@ from bot.dashboard import queries
 from bot.dashboard.access import coordinators_only, signed_in, visible_order
 from bot.dashboard.chart import burn_up
 from bot.dashboard.reasons import Reason, reason
-from bot.dashboard.web import db, load, now
+from bot.dashboard.web import db, load, no_store, now
 from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
 from bot.models import Channel, Cooperative, InboundMessage, Member, Order, OrderStatus, Role
@@ -27,9 +27,11 @@ from bot.phones import address_for
 
 blueprint = Blueprint("dashboard", __name__)
 blueprint.before_request(load)
+blueprint.after_request(no_store)
 MAX_QUANTITY = 10_000_000
 CONVERSATION = 12  # messages the simulator shows
 MAX_ID = 2**31 - 1
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what Excel and LibreOffice take as a formula
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # the months pay can be asked for
 
 
@@ -313,9 +315,9 @@ def pay_csv():
     for row in queries.pay(session=db(), cooperative=g.viewer.cooperative, month=month):
         for line in row.lines:
             rate = line.order.piece_rate
-            writer.writerow([f"{month:%Y-%m}", row.member.name, row.member.phone, line.order.code,
-                             line.order.item, line.pieces, "" if rate is None else rate,
-                             "" if line.amount is None else line.amount])
+            writer.writerow([f"{month:%Y-%m}", _cell(row.member.name), row.member.phone,
+                             _cell(line.order.code), _cell(line.order.item), line.pieces,
+                             "" if rate is None else rate, "" if line.amount is None else line.amount])
     name = f"puntada-pay-{month:%Y-%m}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -365,6 +367,11 @@ def simulate():
         body=body,
     ))
     return redirect(url_for("dashboard.simulator", member=member.id))
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run: one starting like a formula gets a leading quote."""
+    return f"'{text}" if text[:1] in FORMULA_STARTS else text
 
 
 def _whole(text: str | None) -> int | None:

@@ -36,6 +36,12 @@ def load() -> None:
     g.viewer = load_viewer(db())
 
 
+def no_store(response):
+    """After each dashboard response: never kept by a browser or a proxy (a shared laptop's back button)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only a path on this site, never another origin (an open redirect)."""
     if not target:
