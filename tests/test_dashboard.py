@@ -296,6 +296,19 @@ def test_sign_out_is_a_post_and_forgets_the_session(dash, client, engine, club):
     assert client.get("/").status_code == 302
 
 
+def test_signing_out_ends_every_copy_of_the_session(dash, client, engine, club):
+    sign_in(client, engine)
+    copied = client.get_cookie("puntada_session").value
+    elsewhere = dash.test_client()  # Juana on her phone too: another session, not signed out
+    sign_in(elsewhere, engine)
+    thief = dash.test_client()
+    thief.set_cookie("puntada_session", copied)
+    assert thief.get("/").status_code == 200
+    post(client, "/logout")
+    assert thief.get("/").status_code == 302 and thief.get("/messages").status_code == 302
+    assert elsewhere.get("/").status_code == 200
+
+
 def test_the_dashboard_speaks_english_when_asked(dash, client, engine, club, week):
     sign_in(client, engine)
     answer = post(client, "/language", {"lang": "en", "next": "/"})

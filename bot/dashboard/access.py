@@ -9,6 +9,7 @@ from flask import abort, g, redirect, request, session, url_for
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.dashboard.login import session_alive
 from bot.models import Buyer, BuyerContact, Cooperative, Member, Order, Role
 
 
@@ -45,6 +46,8 @@ def load_viewer(db: Session) -> Viewer | None:
     who = session.get("viewer")
     if not isinstance(who, dict):
         return None
+    if not session_alive(session=db, code_id=who.get("code"), phone=who.get("phone")):
+        return None  # signed out (perhaps from another copy of this cookie), or too old
     if who.get("kind") == "coordinator":
         member = db.get(Member, who.get("id"))
         if member is None or not member.active or member.role != Role.COORDINATOR:

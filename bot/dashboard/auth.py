@@ -63,15 +63,17 @@ def check_code():
         return redirect(url_for("auth.login"))
     settings = puntada().settings
     with unit_of_work(puntada().engine) as work:
-        outcome = codes.check_code(session=work, phone=phone, code=request.form.get("code", ""),
-                                   client=request.remote_addr or "?", secret=settings.secret_key, now=now())
+        outcome, code_id = codes.check_code(
+            session=work, phone=phone, code=request.form.get("code", ""),
+            client=request.remote_addr or "?", secret=settings.secret_key, now=now(),
+        )
         identity = codes.identity_for(session=work, phone=phone) if outcome == codes.Outcome.OK else None
     if identity is None:
         status = 429 if outcome == codes.Outcome.LIMITED else 400
         key = "wrong" if outcome == codes.Outcome.OK else str(outcome)
         return render_template("code.html", phone=phone, errors={"code": f"code_{key}"}), status
     target = session.get("next") or "/"
-    start_session({"kind": identity.kind, "id": identity.id})
+    start_session({"kind": identity.kind, "id": identity.id, "phone": phone, "code": code_id})
     return redirect(safe_next(target))
 
 
@@ -87,7 +89,11 @@ def start_session(viewer: dict) -> None:
 
 @blueprint.post("/logout")
 def logout():
-    """Sign out: forget everything but the language."""
+    """Sign out: end the session on the server too (a copied cookie dies), forget all but the language."""
+    viewer = session.get("viewer")
+    if isinstance(viewer, dict) and viewer.get("code") is not None:
+        with unit_of_work(puntada().engine) as work:
+            codes.sign_out(session=work, code_id=viewer.get("code"))
     kept = {k: session[k] for k in SESSION_KEYS_KEPT if k in session}
     session.clear()
     session.update(kept)

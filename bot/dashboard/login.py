@@ -183,14 +183,15 @@ def _forget_old(session: Session, now: datetime) -> None:
 
 def check_code(
     *, session: Session, phone: str, code: str, client: str, secret: str, now: datetime
-) -> Outcome:
-    """Spend `code` for `phone`: OK once; every wrong guess counts against phone and address.
+) -> tuple[Outcome, int | None]:
+    """Spend `code` for `phone`: OK once, with the spent code's id; every wrong guess counts.
 
     Call it in the unit of work that commits the attempt: the phone stays locked until then.
+    The id names the session the code starts (see session_alive and sign_out).
     """
     lock_phone(session=session, phone=phone)
     if limited(session=session, kind="failed", phone=phone, client=client, now=now):
-        return Outcome.LIMITED
+        return Outcome.LIMITED, None
     code = "".join(code.split())
     row = session.scalars(
         select(LoginCode)
@@ -199,11 +200,11 @@ def check_code(
     ).first()
     if row is None:
         session.add(LoginAttempt(phone=phone, client=client, kind="failed", at=now))
-        return Outcome.WRONG
+        return Outcome.WRONG, None
     if row.used_at is not None:
-        return Outcome.USED
+        return Outcome.USED, None
     if row.expires_at <= now:
-        return Outcome.EXPIRED
+        return Outcome.EXPIRED, None
     # Conditional on being unused: of two requests racing with the same code, one wins.
     spent = session.execute(
         update(LoginCode)
@@ -212,7 +213,30 @@ def check_code(
         .returning(LoginCode.id)
         .execution_options(synchronize_session=False)
     ).first()
-    return Outcome.OK if spent else Outcome.USED
+    return (Outcome.OK, row.id) if spent else (Outcome.USED, None)
+
+
+def session_alive(*, session: Session, code_id, phone: str) -> bool:
+    """Whether the session this spent code started is still signed in.
+
+    A code is spent before it expires (used_at < expires_at); signing out moves its expiry
+    back to the moment it was spent, so a copy of the session cookie dies with it. Codes are
+    forgotten a day after they expire, so a session lasts at most about a day.
+    """
+    if not isinstance(code_id, int):
+        return False
+    row = session.get(LoginCode, code_id)
+    return row is not None and row.phone == phone and row.used_at is not None and row.used_at < row.expires_at
+
+
+def sign_out(*, session: Session, code_id) -> None:
+    """End the session that the spent code `code_id` started, wherever its cookie is."""
+    if isinstance(code_id, int):
+        session.execute(
+            update(LoginCode).where(LoginCode.id == code_id, LoginCode.used_at.is_not(None))
+            .values(expires_at=LoginCode.used_at)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def digest(secret: str, phone: str, code: str) -> str:
