@@ -52,7 +52,8 @@ from bot.phones import address_for
 MAX_ATTEMPTS = 5
 BACKOFF = timedelta(seconds=30)  # 30 s, 1, 2, 4 min between attempts, then failed
 STALE_AFTER = timedelta(minutes=5)  # far above a send's bounded wait (timeouts, pacing)
-LEASE = timedelta(seconds=30)  # renewed before each send
+LEASE = timedelta(seconds=30)
+REFRESH_EVERY = timedelta(seconds=5)  # leases and claims renewed this often while sending
 WHATSAPP_WINDOW = timedelta(hours=24)
 WHATSAPP_WINDOW_CLOSED = 63016  # Twilio's error for a free-form WhatsApp message outside it
 # Twilio counts messages per second; 20 ms more covers clock granularity.
@@ -289,6 +290,7 @@ class Claims:
     def __init__(self, queues: dict[str, deque[Outbox]], *, token: datetime, holder: str):
         self.queues, self.token, self.holder = queues, token, holder
         self.lock = threading.Lock()  # senders may be served by threads of their own
+        self.renewed: dict[str, datetime] = {}  # when each sender's lease was last renewed
 
     def senders(self) -> list[str]:
         """The senders with messages still to send."""
@@ -298,7 +300,12 @@ class Claims:
     def next(self, engine: Engine, sender: str) -> Outbox | None:
         """Renew the sender's lease and every claim, then take the sender's next message."""
         with self.lock:
-            self._refresh(engine, sender)
+            now = utcnow()
+            # Renewing costs a transaction; every REFRESH_EVERY is far inside the lease and
+            # the stale-claim limit, so nothing lapses between renewals.
+            last = self.renewed.get(sender)
+            if last is None or now - last >= REFRESH_EVERY or now - self.token >= REFRESH_EVERY:
+                self._refresh(engine, sender)
             queue = self.queues[sender]
             return queue.popleft() if queue else None
 
@@ -327,6 +334,7 @@ class Claims:
                 Outbox.id.in_(ids), Outbox.status == OutboxStatus.SENDING, Outbox.claimed_at == self.token,
             ).values(claimed_at=now).returning(Outbox.id))) if ids else set()
         self.token = now
+        self.renewed[sender] = now
         for queue in self.queues.values():
             kept = [m for m in queue if m.id in ours]
             queue.clear()

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+import bot.dispatch as dispatch_module
 from bot import admin
 from bot.channels import TwilioChannel
 from bot.config import ROOT
@@ -421,9 +422,12 @@ def test_a_message_left_sending_by_a_dead_dispatcher_is_sent_again_later(engine,
 
 
 def test_a_dispatcher_whose_lease_was_taken_hands_back_only_its_own_claims(engine, club, twilio,
-                                                                          twilio_settings, now):
+                                                                          twilio_settings, now, monkeypatch):
     """While Rosa's message is with Twilio, another dispatcher takes the number's lease and
     claims Lidia's message (found stale): it is that dispatcher's to send, not queued again."""
+    # A lease lapses only after LEASE without a renewal; here it is taken at once, so the
+    # dispatcher must look before every send, as it does once REFRESH_EVERY has passed.
+    monkeypatch.setattr(dispatch_module, "REFRESH_EVERY", timedelta(0))
     put(engine, club.cooperative.id, to=ROSA)
     lidias = put(engine, club.cooperative.id, to=LIDIA)
     theirs = datetime.now(UTC).replace(microsecond=0)
