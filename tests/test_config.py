@@ -50,3 +50,8 @@ def test_serve_refuses_to_start_with_twilio_and_no_token(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr == "puntada: MESSAGING_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN\n"
+
+
+def test_digits_from_other_scripts_are_not_numbers():
+    with pytest.raises(ConfigError):
+        Settings.from_env({"PORT": "²"})
