@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 
 from bot import admin
 from bot.db import make_engine, unit_of_work
-from bot.migrate import upgrade
+from bot.migrate import fresh_database, upgrade
 from bot.models import Assignment, Member, Role, utcnow
 
 AUTH_TOKEN = "bench-token"
@@ -163,19 +163,8 @@ def copy_of(template_url: str) -> Iterator[str]:
 @contextmanager
 def fresh_postgres() -> Iterator[str]:
     """A new PostgreSQL database on the local server, migrated, dropped afterwards."""
-    server = make_url(PG_SERVER)
-    name = f"puntada_bench_{uuid.uuid4().hex[:10]}"
-    admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with fresh_database(PG_SERVER, prefix="puntada_bench") as url:
         yield url
-    finally:
-        with admin_engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin_engine.dispose()
 
 
 def durability(url: str) -> str:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from bot import create_app, puntada
 from bot.config import Settings
-from bot.migrate import upgrade
+from bot.migrate import fresh_database, upgrade
 from tests import factories
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -36,17 +34,8 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this run, migrated once, dropped at the end."""
     if not TEST_DATABASE_URL:
         pytest.skip("TEST_DATABASE_URL is not set")
-    server = make_url(TEST_DATABASE_URL)
-    name = f"puntada_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(TEST_DATABASE_URL, prefix="puntada_test") as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -20,15 +20,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
 from bot import admin
 from bot.config import ROOT
 from bot.db import make_engine, unit_of_work
-from bot.migrate import upgrade
+from bot.migrate import fresh_database
 from bot.models import Cooperative, InboundMessage, Member, Order, Outbox, Report, Role
 from tests import twilio_standin
 from tests.conftest import TEST_DATABASE_URL
@@ -46,17 +45,8 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture
 def fresh_postgres():
-    server = make_url(TEST_DATABASE_URL)
-    name = f"puntada_mp_{uuid.uuid4().hex[:10]}"
-    admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin_engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin_engine.dispose()
+    with fresh_database(TEST_DATABASE_URL, prefix="puntada_mp") as url:
+        yield url
 
 
 def _phone(i: int) -> str:
