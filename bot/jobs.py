@@ -21,6 +21,7 @@ from bot.models import Cooperative, InboundMessage, Member, Order, Role
 from bot.notices import buyer_contacts, coordinators
 from bot.progress import parse_working_days
 from bot.render import render
+from handlers.context import first_name
 
 log = logging.getLogger(__name__)
 MAX_NAMES = 10
@@ -83,7 +84,7 @@ def reminders(session: Session, moment: Moment) -> int:
         if m.id not in reported and not m.opted_out
     ]
     rows = [_member_row(m, f"reminder:{m.id}:{moment.today}", "reminder",
-                        render("reminder", m.language, name=_first(m)), {"1": _first(m)})
+                        render("reminder", m.language, name=first_name(m)), {"1": first_name(m)})
             for m in due]
     return outbox.queue_many(session=session, rows=_as_of(rows, moment))
 
@@ -198,10 +199,6 @@ def _not_understood(session: Session, coop: Cooperative, moment: Moment) -> int:
         InboundMessage.received_at < start + timedelta(days=1),
     )
     return session.execute(query).scalar_one()
-
-
-def _first(member: Member) -> str:
-    return (member.name.split() or [member.name])[0]
 
 
 def _member_row(member: Member, key: str, kind: str, body: str, variables: dict[str, str]) -> dict:

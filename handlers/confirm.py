@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot import store
-from bot.models import Order
 from bot.parsing import Intent
 from handlers.context import Context, Reply, first_name, puzzled, reply
 from handlers.report import accept_held, held_reports
@@ -24,6 +23,6 @@ def reject(context: Context, intent: Intent) -> Reply:
         return puzzled("nothing_to_confirm")
     for report in held:
         store.cancel(
-            session=context.session, report=report, order=context.session.get(Order, report.order_id)
+            session=context.session, report=report, order=context.order_of(report)
         )
     return reply("rejected", name=first_name(context.member), pieces=sum(r.pieces for r in held))

@@ -63,6 +63,10 @@ class Context:
         """The cooperative's active orders, read once per message."""
         return self._active_orders
 
+    def order_of(self, report) -> Order:
+        """The order a report is on."""
+        return self.session.get(Order, report.order_id)
+
     def month_total(self, member: Member) -> int:
         """Her accepted pieces this calendar month, on the cooperative's clock."""
         return store.pieces_between(

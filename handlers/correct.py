@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import store
-from bot.models import Order, Report, ReportStatus
+from bot.models import Report, ReportStatus
 from bot.parsing import Intent
 from handlers.context import Context, Reply, first_name, progress, puzzled, reply
 from handlers.report import held_reports
@@ -23,10 +23,10 @@ def correct(context: Context, intent: Intent) -> Reply:
     latest = held[-1] if held else _latest(context, ReportStatus.ACCEPTED, order_id)
     if latest is None:
         return puzzled("nothing_to_correct")
-    order = context.session.get(Order, latest.order_id)
+    order = context.order_of(latest)
     was_accepted = latest.status == ReportStatus.ACCEPTED
     for doubtful in held_reports(context, member):  # she is answering the question with a number
-        store.cancel(session=context.session, report=doubtful, order=_order(context, doubtful))
+        store.cancel(session=context.session, report=doubtful, order=context.order_of(doubtful))
     over_limit = item.pieces > context.cooperative.plausible_max
     if was_accepted and not over_limit:
         store.cancel(session=context.session, report=latest, order=order)
@@ -61,7 +61,7 @@ def undo(context: Context, intent: Intent) -> Reply:
     if not candidates:
         return puzzled("nothing_to_undo")
     latest = max(candidates, key=lambda r: (r.at, r.id))
-    order = _order(context, latest)
+    order = context.order_of(latest)
     store.cancel(session=context.session, report=latest, order=order)
     return reply(
         "undone",
@@ -83,7 +83,3 @@ def _latest(context: Context, status: ReportStatus, order_id: int | None = None)
 
 def _order_id(context: Context, code: str | None) -> int | None:
     return next((o.id for o in context.active_orders() if o.code == code), None) if code else None
-
-
-def _order(context: Context, report: Report) -> Order:
-    return context.session.get(Order, report.order_id)

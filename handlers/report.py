@@ -36,7 +36,7 @@ def report(context: Context, intent: Intent) -> Reply:
         # "si 350" or "350" again, in answer to "are you sure it is 350?"
         return accept_held(context, member, held)
     for report in held:  # she moved on without answering: the doubtful count is dropped
-        store.cancel(session=context.session, report=report, order=_order(context, report))
+        store.cancel(session=context.session, report=report, order=context.order_of(report))
     limit = context.cooperative.plausible_max
     status = ReportStatus.HELD if any(i.pieces > limit for i, _ in chosen) else ReportStatus.ACCEPTED
     for item, order in chosen:
@@ -76,15 +76,11 @@ def _same(held: Sequence[Report], chosen) -> bool:
     )
 
 
-def _order(context: Context, report: Report) -> Order:
-    return context.session.get(Order, report.order_id)
-
-
 def accept_held(context: Context, member: Member, held: Sequence[Report]) -> Reply:
     """Accept the reports she confirmed and answer as for any recorded report."""
     lines = []
     for report in held:
-        order = _order(context, report)
+        order = context.order_of(report)
         store.accept(session=context.session, report=report, order=order)
         lines.append((report.pieces, order))
     return recorded(context, member, lines)
