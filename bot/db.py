@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -69,9 +69,21 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
-    writer = engine.execution_options(**{WRITES: True})
-    with _writer_turn(engine), Session(writer, expire_on_commit=False) as session, session.begin():
+    with _writer_turn(engine), Session(_writer(engine), expire_on_commit=False) as session, session.begin():
         yield session
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction that commits on success and rolls back on any
+    error: for statements without the ORM; `Session(bind=connection)` joins it."""
+    with _writer_turn(engine), _writer(engine).begin() as connection:
+        yield connection
+
+
+def _writer(engine: Engine) -> Engine:
+    """The engine whose transactions take SQLite's write lock at BEGIN."""
+    return engine.execution_options(**{WRITES: True})
 
 
 class _WriterQueue:

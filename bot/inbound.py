@@ -7,13 +7,13 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, bindparam, select, text
 from sqlmodel import Session
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 import handlers
-from bot import clock, flood, store
-from bot.db import unit_of_work
+from bot import clock, flood, hotpath, store
+from bot.db import write_transaction
 from bot.models import Channel, Cooperative, InboundMessage, utcnow
 from bot.parsing import parse
 from bot.phones import BadPhone, mask, split_address, to_e164
@@ -34,41 +34,61 @@ class Inbound:
     at: datetime | None = None  # aware; None means now
 
 
+CLAIM = text("""
+    INSERT INTO inbound_message (message_sid, cooperative_id, sender, recipient, channel, body,
+                                 intent, understood, handled, reply, received_at)
+    VALUES (:sid,
+            (SELECT id FROM cooperative WHERE sms_number = :recipient OR whatsapp_number = :recipient
+             ORDER BY id LIMIT 1),
+            :sender, :recipient, :channel, :body, '', :yes, :no, '', :at)
+    ON CONFLICT (message_sid) DO NOTHING
+    RETURNING id, cooperative_id
+""").bindparams(bindparam("at", type_=UTCDateTime()))
+FINISH = text("""
+    UPDATE inbound_message SET member_id = :member, intent = :intent, understood = :understood,
+                               reply = :reply
+    WHERE id = :id
+""")
+
+
 def receive(engine: Engine, message: Inbound) -> str:
-    """Record and answer one message, exactly once per MessageSid; returns the reply."""
-    try:
-        with unit_of_work(engine) as session:
-            row = _claim(session, message)
-            reply = _answer(session, row, message)
-            row.reply = reply
-        log.info(
-            "inbound %s from %s: %s", message.sid, mask(message.sender), row.intent or "?"
-        )
-        return reply
-    except IntegrityError:
-        # The same MessageSid again (Twilio retries, or two copies at once): the unique
-        # index kept the first; answer as the first was answered and record nothing.
-        reply = _earlier_reply(engine, message.sid)
-        if reply is None:
-            raise
-        log.info("inbound %s repeated; first reply returned", message.sid)
-        return reply
+    """Record and answer one message, exactly once per MessageSid; returns the reply.
 
-
-def _claim(session: Session, message: Inbound) -> InboundMessage:
+    One transaction: the MessageSid is claimed first (its unique index keeps the first of
+    two copies, even at the same moment), then the message is answered by the hot path
+    or, for everything it declines, by the handlers.
+    """
     sender, channel = split_address(message.sender)
     recipient, _ = split_address(message.recipient)
-    row = InboundMessage(
-        message_sid=message.sid,
-        sender=sender,
-        recipient=recipient,
-        channel=channel,
-        body=clean(message.body),
-        received_at=message.at or utcnow(),
-    )
-    session.add(row)
-    session.flush()  # the unique MessageSid is enforced here, before anything else is written
-    return row
+    claim = dict(sid=message.sid, sender=sender, recipient=recipient, channel=str(channel),
+                 body=clean(message.body), at=message.at or utcnow(), yes=True, no=False)
+    with write_transaction(engine) as connection:
+        row = connection.execute(CLAIM, claim).first()
+        if row is not None:
+            claimed = hotpath.Claimed(row.id, row.cooperative_id, sender, str(channel), claim["body"],
+                                      claim["at"])
+            answer = hotpath.answer(connection, claimed)
+            if answer is not None:
+                connection.execute(FINISH, dict(id=row.id, member=answer.member_id, intent=answer.intent,
+                                                understood=answer.understood, reply=answer.reply))
+            else:
+                answer = _answer_fully(connection, row.id)
+    if row is None:
+        # The same MessageSid again (Twilio retries, or two copies at once): answer as the
+        # first was answered and record nothing.
+        log.info("inbound %s repeated; first reply returned", message.sid)
+        return _earlier_reply(engine, message.sid) or ""
+    log.info("inbound %s from %s: %s", message.sid, mask(message.sender), answer.intent or "?")
+    return answer.reply
+
+
+def _answer_fully(connection: Connection, inbound_id: int) -> hotpath.Answer:
+    """Answer through the handlers, in the claim's transaction."""
+    with Session(bind=connection) as session:
+        row = session.get(InboundMessage, inbound_id)
+        row.reply = _answer(session, row)
+        session.flush()
+        return hotpath.Answer(row.reply, row.intent, row.understood, row.member_id)
 
 
 def clean(body: str) -> str:
@@ -83,7 +103,7 @@ def _earlier_reply(engine: Engine, sid: str) -> str | None:
         return session.scalars(query).first()
 
 
-def _answer(session: Session, row: InboundMessage, message: Inbound) -> str:
+def _answer(session: Session, row: InboundMessage) -> str:
     cooperative = store.cooperative_by_number(session=session, number=row.recipient)
     if cooperative is None:
         row.intent, row.understood = "wrong_number", False

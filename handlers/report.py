@@ -59,9 +59,14 @@ def report(context: Context, intent: Intent) -> Reply:
 
 def _choose(context: Context, member: Member, items: Sequence[Item]):
     assigned = store.assigned_orders(session=context.session, member=member)
+    return choose(items, context.active_orders(), assigned)
+
+
+def choose(items: Sequence[Item], active: Sequence[Order], assigned: Sequence[Order]):
+    """Each item with its order, or the question to ask when one of them has none."""
     chosen = []
     for item in items:
-        order = choose_order(item.code, context.active_orders(), assigned)
+        order = choose_order(item.code, active, assigned)
         if isinstance(order, list):
             if not order:
                 return puzzled("no_orders")
@@ -88,11 +93,16 @@ def accept_held(context: Context, member: Member, held: Sequence[Report]) -> Rep
 
 def recorded(context: Context, member: Member, lines: Sequence[tuple[int, Order]]) -> Reply:
     """The answer to pieces just recorded: what, where, her month, the orders' progress."""
+    return recorded_reply(member, lines, month=context.month_total(member))
+
+
+def recorded_reply(member: Member, lines: Sequence[tuple[int, Order]], *, month: int) -> Reply:
+    """`recorded` once her month's total is known."""
     return reply(
         "recorded",
         name=first_name(member),
         items=[{"pieces": pieces, **progress(order)} for pieces, order in lines],
-        month=context.month_total(member),
+        month=month,
     )
 
 
