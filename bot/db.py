@@ -77,7 +77,8 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a write transaction that commits on success and rolls back on any
     error: for statements without the ORM; `Session(bind=connection)` joins it."""
-    with _writer_turn(engine), _writer(engine).begin() as connection:
+    # The pool's checkout happens before the writer's turn: the turn is for the transaction only.
+    with _writer(engine).connect() as connection, _writer_turn(engine), connection.begin():
         yield connection
 
 

@@ -16,11 +16,14 @@ tests/test_hotpath.py, which sends the same messages through both.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from functools import lru_cache
+from datetime import UTC, date, datetime
+from functools import cache, lru_cache
 
-from sqlalchemy import Connection, Date, bindparam, text
+from sqlalchemy import Connection, Date, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
 
@@ -34,46 +37,56 @@ from handlers.help import help_reply, not_understood_reply
 from handlers.report import HOLD_SECONDS, choose, recorded_reply
 from handlers.status import status_reply
 
-_MEMBER = """
+# Plain SQL with :named parameters (converted once to psycopg's style), run on the DBAPI
+# cursor: SQLAlchemy's execution costs more than the statement itself on this path.
+CLAIM = """
+    INSERT INTO inbound_message (message_sid, cooperative_id, sender, recipient, channel, body,
+                                 intent, understood, handled, reply, received_at)
+    VALUES (:sid,
+            (SELECT id FROM cooperative WHERE sms_number = :recipient OR whatsapp_number = :recipient
+             ORDER BY id LIMIT 1),
+            :sender, :recipient, :channel, :body, '', :yes, :no, '', :at)
+    ON CONFLICT (message_sid) DO NOTHING
+    RETURNING id, cooperative_id
+"""
+MEMBER = """
     SELECT m.id, m.name, m.role, m.language, m.active,
-           c.name AS coop, c.timezone, c.plausible_max, c.flood_limit,
-           (SELECT max(r.at) FROM report r WHERE r.member_id = m.id AND r.status = 'held') AS held_at
+           c.timezone, c.plausible_max, c.flood_limit,
+           (SELECT max(r.at) FROM report r WHERE r.member_id = m.id AND r.status = 'held')
     FROM member m JOIN cooperative c ON c.id = m.cooperative_id
     WHERE m.cooperative_id = :coop AND m.phone = :phone
 """
-MEMBER = {
-    # Her row stays locked to the end of the transaction: two of her messages at once are
-    # answered one after the other (SQLite's single writer already does this).
-    dialect: text(_MEMBER + suffix).columns(held_at=UTCDateTime())
-    for dialect, suffix in (("sqlite", ""), ("postgresql", " FOR UPDATE OF m"))
-}
-ORDERS = text("""
-    SELECT o.id, o.code, o.quantity, o.done, o.assign_all,
-           EXISTS (SELECT 1 FROM assignment a WHERE a.order_id = o.id AND a.member_id = :member) AS assigned
+# Her row stays locked to the end of the transaction: two of her messages at once are
+# answered one after the other (SQLite's single writer already does this).
+LOCK = " FOR UPDATE OF m"
+ORDERS = """
+    SELECT o.id, o.code, o.quantity, o.done,
+           o.assign_all OR EXISTS (SELECT 1 FROM assignment a
+                                   WHERE a.order_id = o.id AND a.member_id = :member)
     FROM orders o WHERE o.cooperative_id = :coop AND o.status = 'active' ORDER BY o.code
-""")
-REPORT = text("""
+"""
+REPORT = """
     INSERT INTO report (cooperative_id, member_id, order_id, pieces, status, at, local_date,
                         inbound_id, source)
     VALUES (:coop, :member, :order, :pieces, 'accepted', :at, :day, :inbound, 'sms')
-""").bindparams(bindparam("at", type_=UTCDateTime()), bindparam("day", type_=Date()))
-ADD = text("UPDATE orders SET done = done + :pieces WHERE id = :order RETURNING done")
-TOTALS = text("""
+"""
+ADD = "UPDATE orders SET done = done + :pieces WHERE id = :order RETURNING done"
+TOTALS = """
     SELECT (SELECT coalesce(sum(pieces), 0) FROM report
             WHERE member_id = :member AND status = 'accepted'
-              AND local_date >= :first AND local_date <= :today) AS month,
+              AND local_date >= :first AND local_date <= :today),
            (SELECT coalesce(sum(pieces), 0) FROM report
-            WHERE member_id = :member AND status = 'accepted' AND local_date = :today) AS today,
+            WHERE member_id = :member AND status = 'accepted' AND local_date = :today),
            (SELECT count(*) FROM inbound_message
             WHERE received_at > :since AND received_at <= :at
-              AND sender = :sender AND cooperative_id = :coop) AS recent
-""").bindparams(
-    bindparam("first", type_=Date()), bindparam("today", type_=Date()),
-    bindparam("since", type_=UTCDateTime()), bindparam("at", type_=UTCDateTime()),
-)
-SEEN = text("UPDATE member SET last_inbound_at = :at WHERE id = :member").bindparams(
-    bindparam("at", type_=UTCDateTime())
-)
+              AND sender = :sender AND cooperative_id = :coop)
+"""
+SEEN = "UPDATE member SET last_inbound_at = :at WHERE id = :member"
+FINISH = """
+    UPDATE inbound_message SET member_id = :member, intent = :intent, understood = :understood,
+                               reply = :reply
+    WHERE id = :id
+"""
 KINDS = (Kind.REPORT, Kind.STATUS, Kind.HELP, Kind.UNKNOWN)
 
 
@@ -83,7 +96,7 @@ class Claimed:
 
     id: int
     cooperative_id: int | None
-    sender: str  # E.164 as Twilio sent it, without "whatsapp:"
+    sender: str  # as Twilio sent it, without "whatsapp:"
     channel: str
     body: str
     at: datetime
@@ -108,66 +121,139 @@ class _Order:
     mine: bool  # assigned to her, directly or as an order for all embroiderers
 
 
+class _Sql:
+    """The statements above on one connection's DBAPI cursor, in its dialect's forms:
+    parameter style, stored date and time, and SQLAlchemy's exceptions on failure."""
+
+    def __init__(self, connection: Connection):
+        self.dialect = connection.dialect
+        self.cursor = connection.connection.dbapi_connection.cursor()
+        self.postgresql = self.dialect.name == "postgresql"
+        self.at, self.day = _processors(self.dialect)
+
+    def run(self, sql: str, params: dict):
+        statement = _pyformat(sql) if self.postgresql else sql
+        try:
+            self.cursor.execute(statement, params)
+        except self.dialect.loaded_dbapi.Error as error:
+            # The webhook tells "database down" (spool it) from a bug by these classes.
+            raise DBAPIError.instance(statement, None, error, self.dialect.loaded_dbapi.Error,
+                                      hide_parameters=True, dialect=self.dialect) from error
+        return self.cursor
+
+    def moment(self, value) -> datetime | None:
+        """A time read back: SQLite keeps UTC text, PostgreSQL an aware datetime."""
+        if isinstance(value, str):
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return value
+
+
+def _same(value):
+    return value
+
+
+@cache
+def _processors(dialect: Dialect) -> tuple[Callable, Callable]:
+    """How the ORM stores an aware datetime and a date on this dialect."""
+    return UTCDateTime().bind_processor(dialect) or _same, Date().bind_processor(dialect) or _same
+
+
+@cache
+def _pyformat(sql: str) -> str:
+    return re.sub(r":(\w+)", r"%(\1)s", sql)
+
+
+def claim(connection: Connection, *, sid: str, sender: str, recipient: str, channel: str, body: str,
+          at: datetime) -> Claimed | None:
+    """Insert the message's row unless its MessageSid is already stored (then None)."""
+    sql = _Sql(connection)
+    row = sql.run(CLAIM, {"sid": sid, "sender": sender, "recipient": recipient, "channel": channel,
+                          "body": body, "yes": True, "no": False, "at": sql.at(at)}).fetchone()
+    return None if row is None else Claimed(row[0], row[1], sender, channel, body, at)
+
+
+def finish(connection: Connection, message: Claimed, answer: Answer) -> None:
+    """Store what the hot path made of the message."""
+    _Sql(connection).run(FINISH, {"id": message.id, "member": answer.member_id, "intent": answer.intent,
+                                  "understood": answer.understood, "reply": answer.reply})
+
+
+@dataclass(frozen=True)
+class _Member:
+    id: int
+    name: str
+    role: str
+    language: str
+    active: bool
+    timezone: str  # her cooperative's
+    plausible_max: int
+    flood_limit: int
+    held_at: datetime | None  # her latest count waiting for a "si"
+
+
 def answer(connection: Connection, message: Claimed) -> Answer | None:
     """Answer a common message of an active embroiderer; None (nothing written) for the rest."""
     phone = _e164(message.sender)
     if message.cooperative_id is None or not phone:
         return None
-    member = connection.execute(
-        MEMBER[connection.dialect.name], {"coop": message.cooperative_id, "phone": phone}
-    ).first()
-    if member is None or not member.active or member.role != Role.EMBROIDERER:
+    sql = _Sql(connection)
+    found = sql.run(MEMBER + (LOCK if sql.postgresql else ""),
+                    {"coop": message.cooperative_id, "phone": phone}).fetchone()
+    if found is None:
         return None
-    rows = connection.execute(ORDERS, {"coop": message.cooperative_id, "member": member.id})
-    orders = [_Order(r.id, r.code, r.quantity, r.done, bool(r.assign_all or r.assigned)) for r in rows]
+    member = _Member(*found[:-1], held_at=sql.moment(found[-1]))
+    if not member.active or member.role != Role.EMBROIDERER:
+        return None
+    rows = sql.run(ORDERS, {"coop": message.cooperative_id, "member": member.id}).fetchall()
+    orders = [_Order(*row[:4], mine=bool(row[4])) for row in rows]
     intent = parse(message.body, [o.code for o in orders])
     if intent.kind not in KINDS:
         return None
-    today = clock.today(member, message.at)  # the row carries the cooperative's time zone
+    today = clock.today(member, message.at)  # she carries her cooperative's time zone
     assigned = [o for o in orders if o.mine]
-    lines: list[tuple[int, _Order]] = []
     if intent.kind == Kind.REPORT:
         held = member.held_at is not None and (message.at - member.held_at).total_seconds() <= HOLD_SECONDS
         if held or any(item.pieces > member.plausible_max for item in intent.items):
             return None  # a count to confirm, or her "si" to one: the full path holds and accepts
         chosen = choose(intent.items, orders, assigned)
         if not isinstance(chosen, Reply):
-            lines = [(item.pieces, order) for item, order in chosen]
-            lines = _record(connection, message, member.id, today, lines)
-    totals = connection.execute(TOTALS, {
-        "member": member.id, "first": today.replace(day=1), "today": today,
-        "since": message.at - flood.WINDOW, "at": message.at, "sender": message.sender,
+            lines = _record(connection, sql, message, member.id, today,
+                            [(item.pieces, order) for item, order in chosen])
+    month, today_total, recent = sql.run(TOTALS, {
+        "member": member.id, "first": sql.day(today.replace(day=1)), "today": sql.day(today),
+        "since": sql.at(message.at - flood.WINDOW), "at": sql.at(message.at), "sender": message.sender,
         "coop": message.cooperative_id,
-    }).one()
+    }).fetchone()
     if intent.kind == Kind.REPORT:
-        reply = chosen if isinstance(chosen, Reply) else recorded_reply(member, lines, month=totals.month)
+        reply = chosen if isinstance(chosen, Reply) else recorded_reply(member, lines, month=month)
     elif intent.kind == Kind.STATUS:
-        reply = status_reply(member, month=totals.month, today=totals.today, orders=assigned or orders)
+        reply = status_reply(member, month=month, today=today_total, orders=assigned or orders)
     elif intent.kind == Kind.HELP:
         reply = help_reply([o.code for o in orders])
     else:
         reply = not_understood_reply(intent, [o.code for o in orders])
     if message.channel == Channel.WHATSAPP:
-        connection.execute(SEEN, {"at": message.at, "member": member.id})
-    text_ = render(reply.template, member.language, **reply.values)
-    if totals.recent > member.flood_limit:
-        _flood(connection, message, count=totals.recent, name=member.name)
-        text_ = ""
-    return Answer(text_, str(reply.intent or intent.kind), reply.understood, member.id)
+        sql.run(SEEN, {"at": sql.at(message.at), "member": member.id})
+    words = render(reply.template, member.language, **reply.values)
+    if recent > member.flood_limit:
+        _flood(connection, message, count=recent, name=member.name)
+        words = ""
+    return Answer(words, str(reply.intent or intent.kind), reply.understood, member.id)
 
 
 def _record(
-    connection: Connection, message: Claimed, member_id: int, day: date, lines: list[tuple[int, _Order]]
+    connection: Connection, sql: _Sql, message: Claimed, member_id: int, day: date,
+    lines: list[tuple[int, _Order]],
 ) -> list[tuple[int, _Order]]:
     """Store her accepted reports and add them to the orders' running totals; the orders
     as they stand after her pieces, with milestones and completion queued when crossed."""
     after = []
     for pieces, order in lines:
-        connection.execute(REPORT, {
+        sql.run(REPORT, {
             "coop": message.cooperative_id, "member": member_id, "order": order.id, "pieces": pieces,
-            "at": message.at, "day": day, "inbound": message.id,
+            "at": sql.at(message.at), "day": sql.day(day), "inbound": message.id,
         })
-        done = connection.execute(ADD, {"pieces": pieces, "order": order.id}).scalar_one()
+        done = sql.run(ADD, {"pieces": pieces, "order": order.id}).fetchone()[0]
         if notices.crossed(done - pieces, done, order.quantity):
             with Session(bind=connection) as session:
                 row = session.get(Order, order.id)

@@ -7,9 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, select, text
+from sqlalchemy import Connection, Engine, select
 from sqlmodel import Session
-from sqlmodel.sql.sqltypes import UTCDateTime
 
 import handlers
 from bot import clock, flood, hotpath, store
@@ -34,23 +33,6 @@ class Inbound:
     at: datetime | None = None  # aware; None means now
 
 
-CLAIM = text("""
-    INSERT INTO inbound_message (message_sid, cooperative_id, sender, recipient, channel, body,
-                                 intent, understood, handled, reply, received_at)
-    VALUES (:sid,
-            (SELECT id FROM cooperative WHERE sms_number = :recipient OR whatsapp_number = :recipient
-             ORDER BY id LIMIT 1),
-            :sender, :recipient, :channel, :body, '', :yes, :no, '', :at)
-    ON CONFLICT (message_sid) DO NOTHING
-    RETURNING id, cooperative_id
-""").bindparams(bindparam("at", type_=UTCDateTime()))
-FINISH = text("""
-    UPDATE inbound_message SET member_id = :member, intent = :intent, understood = :understood,
-                               reply = :reply
-    WHERE id = :id
-""")
-
-
 def receive(engine: Engine, message: Inbound) -> str:
     """Record and answer one message, exactly once per MessageSid; returns the reply.
 
@@ -60,20 +42,16 @@ def receive(engine: Engine, message: Inbound) -> str:
     """
     sender, channel = split_address(message.sender)
     recipient, _ = split_address(message.recipient)
-    claim = dict(sid=message.sid, sender=sender, recipient=recipient, channel=str(channel),
-                 body=clean(message.body), at=message.at or utcnow(), yes=True, no=False)
     with write_transaction(engine) as connection:
-        row = connection.execute(CLAIM, claim).first()
-        if row is not None:
-            claimed = hotpath.Claimed(row.id, row.cooperative_id, sender, str(channel), claim["body"],
-                                      claim["at"])
+        claimed = hotpath.claim(connection, sid=message.sid, sender=sender, recipient=recipient,
+                                channel=str(channel), body=clean(message.body), at=message.at or utcnow())
+        if claimed is not None:
             answer = hotpath.answer(connection, claimed)
             if answer is not None:
-                connection.execute(FINISH, dict(id=row.id, member=answer.member_id, intent=answer.intent,
-                                                understood=answer.understood, reply=answer.reply))
+                hotpath.finish(connection, claimed, answer)
             else:
-                answer = _answer_fully(connection, row.id)
-    if row is None:
+                answer = _answer_fully(connection, claimed.id)
+    if claimed is None:
         # The same MessageSid again (Twilio retries, or two copies at once): answer as the
         # first was answered and record nothing.
         log.info("inbound %s repeated; first reply returned", message.sid)

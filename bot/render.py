@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
@@ -44,6 +44,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=False,
         autoescape=False,
+        auto_reload=False,  # read once per process: no stat() of the file on every message
     )
     env.filters["num"] = number
     env.filters["pct"] = percent
@@ -68,6 +69,7 @@ def to_gsm(text: str) -> str:
     return " ".join("".join(ch for ch in text if ch in GSM7_BASIC or ch in GSM7_EXTENSION).split())
 
 
+@lru_cache(maxsize=8192, typed=True)
 def number(value: int | Decimal | float, lang: str = "es") -> str:
     """15000 → '15.000' in Spanish, '15,000' in English."""
     return _SPACES.sub(" ", format_decimal(value, locale=lang))
