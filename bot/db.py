@@ -7,11 +7,12 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -82,6 +83,98 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+def together(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """`work` in a write transaction, returning its result once committed.
+
+    On a SQLite file, the threads of this process that write at the same moment share one
+    transaction (group commit): one turn at the write lock and one fsync for all of them,
+    each work run after the other exactly as if alone. When one of them fails, the shared
+    transaction is rolled back and each runs again alone, so a failure is only its own.
+    """
+    if _queue(engine) is None:
+        with write_transaction(engine) as connection:
+            return work(connection)
+    with _groups_lock:
+        group = _groups.get(engine) or _groups.setdefault(engine, _Group())
+    return group.run(engine, work)
+
+
+T = TypeVar("T")
+DATABASE_DOWN = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+
+
+class _Job:
+    def __init__(self, work: Callable[[Connection], object]):
+        self.work = work
+        self.finished = False
+        self.result: object = None
+        self.error: BaseException | None = None
+
+    def outcome(self):
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class _Group:
+    """The writes waiting in one process; whichever thread finds nobody leading runs them."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Condition()
+        self.pending: list[_Job] = []
+        self.leading = False
+
+    def run(self, engine: Engine, work: Callable[[Connection], T]) -> T:
+        job = _Job(work)
+        with self.ready:
+            self.pending.append(job)
+            while self.leading and not job.finished:
+                self.ready.wait()
+            if job.finished:
+                return job.outcome()
+            self.leading = True
+            batch, self.pending = self.pending, []
+        try:
+            _run_batch(engine, batch)
+        finally:
+            for waiting in batch:
+                if not waiting.finished:  # the leader was interrupted: nobody is left waiting forever
+                    waiting.error, waiting.finished = RuntimeError("write interrupted"), True
+            with self.ready:
+                self.leading = False
+                self.ready.notify_all()
+        return job.outcome()
+
+
+def _run_batch(engine: Engine, batch: list[_Job]) -> None:
+    if len(batch) > 1:
+        try:
+            with write_transaction(engine) as connection:
+                results = [job.work(connection) for job in batch]
+        except DATABASE_DOWN as error:
+            for job in batch:  # the database, not a message: each would fail the same way again
+                job.error, job.finished = error, True
+            return
+        except Exception:
+            pass  # one message's failure: each runs alone below
+        else:
+            for job, result in zip(batch, results, strict=True):
+                job.result, job.finished = result, True
+            return
+    for job in batch:
+        try:
+            with write_transaction(engine) as connection:
+                result = job.work(connection)
+            job.result = result
+        except Exception as error:
+            job.error = error
+        job.finished = True
+
+
+_groups: weakref.WeakKeyDictionary[Engine, _Group] = weakref.WeakKeyDictionary()
+_groups_lock = threading.Lock()
+
+
 def _writer(engine: Engine) -> Engine:
     """The engine whose transactions take SQLite's write lock at BEGIN."""
     return engine.execution_options(**{WRITES: True})
@@ -143,11 +236,18 @@ _queues_lock = threading.Lock()
 _busy_timeouts: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
 
 
-def _writer_turn(engine: Engine):
+def _queue(engine: Engine) -> _WriterQueue | None:
+    """The writers' queue of a SQLite file (None for PostgreSQL and in-memory databases)."""
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:"):
-        return nullcontext()
+        return None
     path = os.path.abspath(database)
     with _queues_lock:
-        queue = _queues.get(path) or _queues.setdefault(path, _WriterQueue(path))
+        return _queues.get(path) or _queues.setdefault(path, _WriterQueue(path))
+
+
+def _writer_turn(engine: Engine):
+    queue = _queue(engine)
+    if queue is None:
+        return nullcontext()
     return queue.turn(_busy_timeouts.get(engine, SQLITE_BUSY_TIMEOUT_MS / 1000))

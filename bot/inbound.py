@@ -6,13 +6,14 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import Connection, Engine, select
 from sqlmodel import Session
 
 import handlers
 from bot import clock, flood, hotpath, store
-from bot.db import write_transaction
+from bot.db import together
 from bot.models import Channel, Cooperative, InboundMessage, utcnow
 from bot.parsing import parse
 from bot.phones import BadPhone, mask, split_address, to_e164
@@ -40,17 +41,7 @@ def receive(engine: Engine, message: Inbound) -> str:
     two copies, even at the same moment), then the message is answered by the hot path
     or, for everything it declines, by the handlers.
     """
-    sender, channel = split_address(message.sender)
-    recipient, _ = split_address(message.recipient)
-    with write_transaction(engine) as connection:
-        claimed = hotpath.claim(connection, sid=message.sid, sender=sender, recipient=recipient,
-                                channel=str(channel), body=clean(message.body), at=message.at or utcnow())
-        if claimed is not None:
-            answer = hotpath.answer(connection, claimed)
-            if answer is not None:
-                hotpath.finish(connection, claimed, answer)
-            else:
-                answer = _answer_fully(connection, claimed.id)
+    claimed, answer = together(engine, partial(_record, message=message))
     if claimed is None:
         # The same MessageSid again (Twilio retries, or two copies at once): answer as the
         # first was answered and record nothing.
@@ -58,6 +49,21 @@ def receive(engine: Engine, message: Inbound) -> str:
         return _earlier_reply(engine, message.sid) or ""
     log.info("inbound %s from %s: %s", message.sid, mask(message.sender), answer.intent or "?")
     return answer.reply
+
+
+def _record(connection: Connection, *, message: Inbound):
+    """Claim and answer the message in the transaction of `connection`."""
+    sender, channel = split_address(message.sender)
+    recipient, _ = split_address(message.recipient)
+    claimed = hotpath.claim(connection, sid=message.sid, sender=sender, recipient=recipient,
+                            channel=str(channel), body=clean(message.body), at=message.at or utcnow())
+    if claimed is None:
+        return None, None
+    answer = hotpath.answer(connection, claimed)
+    if answer is not None:
+        hotpath.finish(connection, claimed, answer)
+        return claimed, answer
+    return claimed, _answer_fully(connection, claimed.id)
 
 
 def _answer_fully(connection: Connection, inbound_id: int) -> hotpath.Answer:
