@@ -17,7 +17,8 @@ tests/test_hotpath.py, which sends the same messages through both.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
@@ -39,31 +40,32 @@ from handlers.status import status_reply
 
 # Plain SQL with :named parameters (converted once to psycopg's style), run on the DBAPI
 # cursor: SQLAlchemy's execution costs more than the statement itself on this path.
-CLAIM = """
+# The cooperative the message was sent to, by its SMS or WhatsApp number.
+COOPERATIVE = """(SELECT id FROM cooperative WHERE sms_number = :recipient OR whatsapp_number = :recipient
+                 ORDER BY id LIMIT 1)"""
+CLAIM = f"""
     INSERT INTO inbound_message (message_sid, cooperative_id, sender, recipient, channel, body,
                                  intent, understood, handled, reply, received_at)
-    VALUES (:sid,
-            (SELECT id FROM cooperative WHERE sms_number = :recipient OR whatsapp_number = :recipient
-             ORDER BY id LIMIT 1),
-            :sender, :recipient, :channel, :body, '', :yes, :no, '', :at)
+    VALUES (:sid, {COOPERATIVE}, :sender, :recipient, :channel, :body, '', :yes, :no, '', :at)
     ON CONFLICT (message_sid) DO NOTHING
     RETURNING id, cooperative_id
 """
-MEMBER = """
+MEMBER = f"""
     SELECT m.id, m.name, m.role, m.language, m.active,
            c.timezone, c.plausible_max, c.flood_limit,
            (SELECT max(r.at) FROM report r WHERE r.member_id = m.id AND r.status = 'held')
     FROM member m JOIN cooperative c ON c.id = m.cooperative_id
-    WHERE m.cooperative_id = :coop AND m.phone = :phone
+    WHERE m.cooperative_id = {COOPERATIVE} AND m.phone = :phone
 """
 # Her row stays locked to the end of the transaction: two of her messages at once are
 # answered one after the other (SQLite's single writer already does this).
 LOCK = " FOR UPDATE OF m"
-ORDERS = """
+ORDERS = f"""
     SELECT o.id, o.code, o.quantity, o.done,
-           o.assign_all OR EXISTS (SELECT 1 FROM assignment a
-                                   WHERE a.order_id = o.id AND a.member_id = :member)
-    FROM orders o WHERE o.cooperative_id = :coop AND o.status = 'active' ORDER BY o.code
+           o.assign_all OR EXISTS (SELECT 1 FROM assignment a JOIN member m ON m.id = a.member_id
+                                   WHERE a.order_id = o.id AND m.cooperative_id = o.cooperative_id
+                                     AND m.phone = :phone)
+    FROM orders o WHERE o.cooperative_id = {COOPERATIVE} AND o.status = 'active' ORDER BY o.code
 """
 REPORT = """
     INSERT INTO report (cooperative_id, member_id, order_id, pieces, status, at, local_date,
@@ -91,8 +93,30 @@ KINDS = (Kind.REPORT, Kind.STATUS, Kind.HELP, Kind.UNKNOWN)
 
 
 @dataclass(frozen=True)
+class _Member:
+    id: int
+    name: str
+    role: str
+    language: str
+    active: bool
+    timezone: str  # her cooperative's
+    plausible_max: int
+    flood_limit: int
+    held_at: datetime | None  # her latest count waiting for a "si"
+
+
+@dataclass(frozen=True)
+class _Order:
+    id: int
+    code: str
+    quantity: int
+    done: int
+    mine: bool  # assigned to her, directly or as an order for all embroiderers
+
+
+@dataclass(frozen=True)
 class Claimed:
-    """The message's row as the claim inserted it."""
+    """The message's row as the claim inserted it, with the sender and her orders as read then."""
 
     id: int
     cooperative_id: int | None
@@ -100,6 +124,8 @@ class Claimed:
     channel: str
     body: str
     at: datetime
+    member: _Member | None = None  # an embroiderer or coordinator of that cooperative, locked
+    orders: tuple[_Order, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,34 +138,41 @@ class Answer:
     member_id: int | None
 
 
-@dataclass(frozen=True)
-class _Order:
-    id: int
-    code: str
-    quantity: int
-    done: int
-    mine: bool  # assigned to her, directly or as an order for all embroiderers
-
-
 class _Sql:
-    """The statements above on one connection's DBAPI cursor, in its dialect's forms:
-    parameter style, stored date and time, and SQLAlchemy's exceptions on failure."""
+    """The statements above on one connection's DBAPI cursors, in its dialect's forms:
+    parameter style, stored date and time, and SQLAlchemy's exceptions on failure.
+
+    On PostgreSQL, statements sent inside `together()` go to the server at once (psycopg's
+    pipeline mode) and their results come back in one round trip; on SQLite, which runs
+    in this process, each runs when sent.
+    """
 
     def __init__(self, connection: Connection):
         self.dialect = connection.dialect
-        self.cursor = connection.connection.dbapi_connection.cursor()
+        self.dbapi = connection.connection.dbapi_connection
         self.postgresql = self.dialect.name == "postgresql"
         self.at, self.day = _processors(self.dialect)
 
-    def run(self, sql: str, params: dict):
-        statement = _pyformat(sql) if self.postgresql else sql
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        with self._errors(), (self.dbapi.pipeline() if self.postgresql else nullcontext()):
+            yield
+
+    def send(self, sql: str, params: dict):
+        """Run (or, inside `together`, queue) a statement; its cursor holds the result."""
+        cursor = self.dbapi.cursor()
+        with self._errors():
+            cursor.execute(_pyformat(sql) if self.postgresql else sql, params)
+        return cursor
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
         try:
-            self.cursor.execute(statement, params)
+            yield
         except self.dialect.loaded_dbapi.Error as error:
             # The webhook tells "database down" (spool it) from a bug by these classes.
-            raise DBAPIError.instance(statement, None, error, self.dialect.loaded_dbapi.Error,
+            raise DBAPIError.instance(None, None, error, self.dialect.loaded_dbapi.Error,
                                       hide_parameters=True, dialect=self.dialect) from error
-        return self.cursor
 
     def moment(self, value) -> datetime | None:
         """A time read back: SQLite keeps UTC text, PostgreSQL an aware datetime."""
@@ -165,65 +198,70 @@ def _pyformat(sql: str) -> str:
 
 def claim(connection: Connection, *, sid: str, sender: str, recipient: str, channel: str, body: str,
           at: datetime) -> Claimed | None:
-    """Insert the message's row unless its MessageSid is already stored (then None)."""
+    """Insert the message's row unless its MessageSid is already stored (then None); with it,
+    read the sender as a member of that cooperative (locking her row) and its active orders."""
     sql = _Sql(connection)
-    row = sql.run(CLAIM, {"sid": sid, "sender": sender, "recipient": recipient, "channel": channel,
-                          "body": body, "yes": True, "no": False, "at": sql.at(at)}).fetchone()
-    return None if row is None else Claimed(row[0], row[1], sender, channel, body, at)
+    phone = _e164(sender)
+    with sql.together():
+        claimed = sql.send(CLAIM, {"sid": sid, "sender": sender, "recipient": recipient, "channel": channel,
+                                   "body": body, "yes": True, "no": False, "at": sql.at(at)})
+        if phone:
+            who = {"recipient": recipient, "phone": phone}
+            found = sql.send(MEMBER + (LOCK if sql.postgresql else ""), who)
+            orders = sql.send(ORDERS, who)
+    row = claimed.fetchone()
+    if row is None:
+        return None
+    if not phone or (member := found.fetchone()) is None:
+        return Claimed(row[0], row[1], sender, channel, body, at)
+    return Claimed(
+        row[0], row[1], sender, channel, body, at,
+        member=_Member(*member[:-1], held_at=sql.moment(member[-1])),
+        orders=tuple(_Order(*order[:4], mine=bool(order[4])) for order in orders.fetchall()),
+    )
 
 
 def finish(connection: Connection, message: Claimed, answer: Answer) -> None:
     """Store what the hot path made of the message."""
-    _Sql(connection).run(FINISH, {"id": message.id, "member": answer.member_id, "intent": answer.intent,
-                                  "understood": answer.understood, "reply": answer.reply})
-
-
-@dataclass(frozen=True)
-class _Member:
-    id: int
-    name: str
-    role: str
-    language: str
-    active: bool
-    timezone: str  # her cooperative's
-    plausible_max: int
-    flood_limit: int
-    held_at: datetime | None  # her latest count waiting for a "si"
+    sql = _Sql(connection)
+    with sql.together():
+        if message.channel == Channel.WHATSAPP:
+            sql.send(SEEN, {"at": sql.at(message.at), "member": answer.member_id})
+        sql.send(FINISH, {"id": message.id, "member": answer.member_id, "intent": answer.intent,
+                          "understood": answer.understood, "reply": answer.reply})
 
 
 def answer(connection: Connection, message: Claimed) -> Answer | None:
     """Answer a common message of an active embroiderer; None (nothing written) for the rest."""
-    phone = _e164(message.sender)
-    if message.cooperative_id is None or not phone:
+    member, orders = message.member, list(message.orders)
+    if member is None or not member.active or member.role != Role.EMBROIDERER:
         return None
-    sql = _Sql(connection)
-    found = sql.run(MEMBER + (LOCK if sql.postgresql else ""),
-                    {"coop": message.cooperative_id, "phone": phone}).fetchone()
-    if found is None:
-        return None
-    member = _Member(*found[:-1], held_at=sql.moment(found[-1]))
-    if not member.active or member.role != Role.EMBROIDERER:
-        return None
-    rows = sql.run(ORDERS, {"coop": message.cooperative_id, "member": member.id}).fetchall()
-    orders = [_Order(*row[:4], mine=bool(row[4])) for row in rows]
     intent = parse(message.body, [o.code for o in orders])
     if intent.kind not in KINDS:
         return None
     today = clock.today(member, message.at)  # she carries her cooperative's time zone
     assigned = [o for o in orders if o.mine]
+    chosen: list | Reply = []
     if intent.kind == Kind.REPORT:
         held = member.held_at is not None and (message.at - member.held_at).total_seconds() <= HOLD_SECONDS
         if held or any(item.pieces > member.plausible_max for item in intent.items):
             return None  # a count to confirm, or her "si" to one: the full path holds and accepts
         chosen = choose(intent.items, orders, assigned)
-        if not isinstance(chosen, Reply):
-            lines = _record(connection, sql, message, member.id, today,
-                            [(item.pieces, order) for item, order in chosen])
-    month, today_total, recent = sql.run(TOTALS, {
-        "member": member.id, "first": sql.day(today.replace(day=1)), "today": sql.day(today),
-        "since": sql.at(message.at - flood.WINDOW), "at": sql.at(message.at), "sender": message.sender,
-        "coop": message.cooperative_id,
-    }).fetchone()
+    sql = _Sql(connection)
+    with sql.together():
+        added = [] if isinstance(chosen, Reply) else _record(sql, message, member.id, today, chosen)
+        totals = sql.send(TOTALS, {
+            "member": member.id, "first": sql.day(today.replace(day=1)), "today": sql.day(today),
+            "since": sql.at(message.at - flood.WINDOW), "at": sql.at(message.at), "sender": message.sender,
+            "coop": message.cooperative_id,
+        })
+    lines = []
+    for (item, order), cursor in zip(chosen if added else [], added, strict=True):
+        done = cursor.fetchone()[0]
+        if notices.crossed(done - item.pieces, done, order.quantity):
+            _milestones(connection, order.id, before=done - item.pieces, after=done)
+        lines.append((item.pieces, _Order(order.id, order.code, order.quantity, done, order.mine)))
+    month, today_total, recent = totals.fetchone()
     if intent.kind == Kind.REPORT:
         reply = chosen if isinstance(chosen, Reply) else recorded_reply(member, lines, month=month)
     elif intent.kind == Kind.STATUS:
@@ -232,8 +270,6 @@ def answer(connection: Connection, message: Claimed) -> Answer | None:
         reply = help_reply([o.code for o in orders])
     else:
         reply = not_understood_reply(intent, [o.code for o in orders])
-    if message.channel == Channel.WHATSAPP:
-        sql.run(SEEN, {"at": sql.at(message.at), "member": member.id})
     words = render(reply.template, member.language, **reply.values)
     if recent > member.flood_limit:
         _flood(connection, message, count=recent, name=member.name)
@@ -241,26 +277,25 @@ def answer(connection: Connection, message: Claimed) -> Answer | None:
     return Answer(words, str(reply.intent or intent.kind), reply.understood, member.id)
 
 
-def _record(
-    connection: Connection, sql: _Sql, message: Claimed, member_id: int, day: date,
-    lines: list[tuple[int, _Order]],
-) -> list[tuple[int, _Order]]:
-    """Store her accepted reports and add them to the orders' running totals; the orders
-    as they stand after her pieces, with milestones and completion queued when crossed."""
-    after = []
-    for pieces, order in lines:
-        sql.run(REPORT, {
-            "coop": message.cooperative_id, "member": member_id, "order": order.id, "pieces": pieces,
+def _record(sql: _Sql, message: Claimed, member_id: int, day: date, chosen: list) -> list:
+    """Send her accepted reports and their additions to the orders' running totals; the
+    cursors that will hold each order's total after her pieces."""
+    totals = []
+    for item, order in chosen:
+        sql.send(REPORT, {
+            "coop": message.cooperative_id, "member": member_id, "order": order.id, "pieces": item.pieces,
             "at": sql.at(message.at), "day": sql.day(day), "inbound": message.id,
         })
-        done = sql.run(ADD, {"pieces": pieces, "order": order.id}).fetchone()[0]
-        if notices.crossed(done - pieces, done, order.quantity):
-            with Session(bind=connection) as session:
-                row = session.get(Order, order.id)
-                notices.progress_changed(session=session, order=row, before=done - pieces, after=done)
-                session.flush()
-        after.append((pieces, _Order(order.id, order.code, order.quantity, done, order.mine)))
-    return after
+        totals.append(sql.send(ADD, {"pieces": item.pieces, "order": order.id}))
+    return totals
+
+
+def _milestones(connection: Connection, order_id: int, *, before: int, after: int) -> None:
+    """Queue the milestone and completion notices her pieces crossed, in this transaction."""
+    with Session(bind=connection) as session:
+        order = session.get(Order, order_id)
+        notices.progress_changed(session=session, order=order, before=before, after=after)
+        session.flush()
 
 
 def _flood(connection: Connection, message: Claimed, *, count: int, name: str) -> None:
