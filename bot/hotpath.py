@@ -4,8 +4,9 @@ At 18:00 hundreds of embroiderers report at once, and every message waits for th
 before it (SQLite has one writer; on PostgreSQL each takes her row's lock). Going through
 the ORM, one report cost about fifteen statements and six milliseconds of Python. Here an
 active embroiderer's report, status, help or unreadable message takes five to seven plain
-statements in the transaction `bot.inbound.receive` opened, with replies built by the
-same functions and templates the handlers use.
+statements on the DBAPI cursor (three round trips on PostgreSQL) in the transaction
+`bot.inbound.receive` opened, with replies built by the same functions and templates the
+handlers use.
 
 Anything else is declined before anything is written (`None`), and the full path of
 `handlers/` answers it in the same transaction: coordinators, buyers, unknown numbers,

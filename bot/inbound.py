@@ -39,7 +39,8 @@ def receive(engine: Engine, message: Inbound) -> str:
 
     One transaction: the MessageSid is claimed first (its unique index keeps the first of
     two copies, even at the same moment), then the message is answered by the hot path
-    or, for everything it declines, by the handlers.
+    or, for everything it declines, by the handlers. On SQLite, messages arriving at the
+    same moment share the transaction (`bot.db.together`), each handled as if alone.
     """
     claimed, answer = together(engine, partial(_record, message=message))
     if claimed is None:
