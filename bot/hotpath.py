@@ -52,11 +52,17 @@ CLAIM = f"""
     RETURNING id, cooperative_id
 """
 MEMBER = f"""
-    SELECT m.id, m.name, m.role, m.language, m.active,
-           c.timezone, c.plausible_max, c.flood_limit,
-           (SELECT max(r.at) FROM report r WHERE r.member_id = m.id AND r.status = 'held')
+    SELECT m.id, m.name, m.role, m.language, m.active, c.timezone, c.plausible_max, c.flood_limit
     FROM member m JOIN cooperative c ON c.id = m.cooperative_id
     WHERE m.cooperative_id = {COOPERATIVE} AND m.phone = :phone
+"""
+# Read after her row is locked, in a statement of its own: on PostgreSQL a statement that
+# waited for the lock still sees what was committed before it began, so her held count
+# of a moment ago ("350", then "20" at once) would be missed if read with the lock.
+HELD = f"""
+    SELECT max(r.at) FROM report r
+    WHERE r.member_id = (SELECT id FROM member WHERE cooperative_id = {COOPERATIVE} AND phone = :phone)
+      AND r.status = 'held'
 """
 # Her row stays locked to the end of the transaction: two of her messages at once are
 # answered one after the other (SQLite's single writer already does this).
@@ -209,6 +215,7 @@ def claim(connection: Connection, *, sid: str, sender: str, recipient: str, chan
         if phone:
             who = {"recipient": recipient, "phone": phone}
             found = sql.send(MEMBER + (LOCK if sql.postgresql else ""), who)
+            held = sql.send(HELD, who)
             orders = sql.send(ORDERS, who)
     row = claimed.fetchone()
     if row is None:
@@ -217,7 +224,7 @@ def claim(connection: Connection, *, sid: str, sender: str, recipient: str, chan
         return Claimed(row[0], row[1], sender, channel, body, at)
     return Claimed(
         row[0], row[1], sender, channel, body, at,
-        member=_Member(*member[:-1], held_at=sql.moment(member[-1])),
+        member=_Member(*member, held_at=sql.moment(held.fetchone()[0])),
         orders=tuple(_Order(*order[:4], mine=bool(order[4])) for order in orders.fetchall()),
     )
 

@@ -9,11 +9,13 @@ be the same, down to every stored reply, report, running total and outbox row.
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 from sqlmodel import Session
 
 from bot import create_app, hotpath, puntada
@@ -128,3 +130,37 @@ def test_the_rest_goes_to_the_handlers(engine, club, now, sender, body, monkeypa
     monkeypatch.setattr(hotpath, "answer", lambda *a: answers.append(answer(*a)) or answers[-1])
     f.text(engine, sender, body, at=now)
     assert answers == [None]
+
+
+def test_her_held_count_committed_while_she_waited_for_her_row_is_not_missed(database_url, engine, club, now):
+    """"350" and "20" at the same moment: "20" waits for her row, then must see "350" held
+    (and drop it, as she moved on) though it was committed after "20" started reading."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: nothing is read while another writes")
+    with engine.connect() as connection:
+        writing = connection.begin()
+        connection.execute(text("SELECT id FROM member WHERE id = :id FOR UPDATE"), {"id": club.rosa.id})
+        connection.execute(insert(Report).values(
+            cooperative_id=club.cooperative.id, member_id=club.rosa.id, order_id=club.order.id, pieces=350,
+            status="held", at=now, local_date=now.date(), source="sms"))
+        replies = []
+        second = threading.Thread(target=lambda: replies.append(f.text(engine, ROSA, "20", at=now)))
+        second.start()
+        _until_one_waits_for_a_lock(engine)
+        writing.commit()
+    second.join(10)
+    assert replies == ["Rosa, anoté 20 en el pedido A. Tu mes: 20. Pedido A: 20/15.000 (0 %)"]
+    assert f.reports(engine, club.rosa.id) == [("A", 350, "cancelled"), ("A", 20, "accepted")]
+
+
+def _until_one_waits_for_a_lock(engine) -> None:
+    deadline = time.monotonic() + 10
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()")).scalar_one()
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the second message never waited for her row")
