@@ -29,12 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from bot import clock
-from bot.channels import Channel, Failure, SendError, Sent, reason_for
+from bot.channels import Channel, Failure, SendError, reason_for
 from bot.config import Settings
 from bot.db import unit_of_work
 from bot.models import (
@@ -444,22 +444,22 @@ def _send_one(engine: Engine, settings: Settings, channel: Channel, message: Out
     except SendError as error:
         return _record_failure(engine, message.id, error, moments.at(message.cooperative_id))
     with unit_of_work(engine) as session:
-        row = session.get(Outbox, message.id, with_for_update=True)
-        if _callback_came_first(row, message, result):  # it already moved the row on
+        # Unless Twilio's status callback came first (delivery.py found the row by its id and
+        # stored this sid, or moved it to SMS after 63016), the row becomes "sent" here.
+        sent = session.execute(
+            update(Outbox)
+            .where(Outbox.id == message.id, Outbox.channel == message.channel,
+                   Outbox.twilio_sid.is_distinct_from(result.sid) if result.sid is not None else true())
+            .values(status=OutboxStatus.SENT, twilio_sid=result.sid, twilio_status=result.status,
+                    sent_at=utcnow(), claimed_at=None)  # an earlier error stays, as its history
+            .execution_options(synchronize_session=False)
+        )
+        if not sent.rowcount:  # the callback came first: it already moved the row on
+            row = session.get(Outbox, message.id, with_for_update=True)
             row.claimed_at = None
             if row.twilio_sid == result.sid and row.sent_at is None:
                 row.sent_at = utcnow()
-            return "sent"
-        row.status, row.twilio_sid, row.twilio_status = OutboxStatus.SENT, result.sid, result.status
-        row.sent_at, row.claimed_at = utcnow(), None  # an earlier error stays, as its history
     return "sent"
-
-
-def _callback_came_first(row: Outbox, message: Outbox, result: Sent) -> bool:
-    """Whether Twilio's status callback, finding the row by its id (delivery.py), was
-    recorded before Twilio's answer to the request itself."""
-    stored_its_sid = result.sid is not None and row.twilio_sid == result.sid
-    return stored_its_sid or row.channel != message.channel  # or fell back to SMS (63016)
 
 
 def _record_failure(engine: Engine, message_id: int, error: SendError, at: datetime) -> str:
