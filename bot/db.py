@@ -91,12 +91,26 @@ def together(engine: Engine, work: Callable[[Connection], T]) -> T:
     each work run after the other exactly as if alone. When one of them fails, the shared
     transaction is rolled back and each runs again alone, so a failure is only its own.
     """
+    if getattr(_inside, "work", False):
+        # The thread would wait for itself (and hold the write lock meanwhile): a bug, said at once.
+        raise RuntimeError("together() called from inside a write it runs")
     if _queue(engine) is None:
         with write_transaction(engine) as connection:
-            return work(connection)
+            return _run(work, connection)
     with _groups_lock:
         group = _groups.get(engine) or _groups.setdefault(engine, _Group())
     return group.run(engine, work)
+
+
+_inside = threading.local()
+
+
+def _run(work: Callable[[Connection], T], connection: Connection) -> T:
+    _inside.work = True
+    try:
+        return work(connection)
+    finally:
+        _inside.work = False
 
 
 T = TypeVar("T")
@@ -138,8 +152,11 @@ class _Group:
             _run_batch(engine, batch)
         finally:
             for waiting in batch:
-                if not waiting.finished:  # the leader was interrupted: nobody is left waiting forever
-                    waiting.error, waiting.finished = RuntimeError("write interrupted"), True
+                if not waiting.finished:  # the leader was interrupted: nobody is left waiting forever,
+                    # and the others hear it as the database failing (the webhook spools them)
+                    interrupted = RuntimeError("write interrupted")
+                    waiting.error = exc.OperationalError("group commit", None, interrupted)
+                    waiting.finished = True
             with self.ready:
                 self.leading = False
                 self.ready.notify_all()
@@ -148,15 +165,23 @@ class _Group:
 
 def _run_batch(engine: Engine, batch: list[_Job]) -> None:
     if len(batch) > 1:
+        failed = False
         try:
             with write_transaction(engine) as connection:
-                results = [job.work(connection) for job in batch]
+                results = []
+                for job in batch:
+                    try:
+                        results.append(_run(job.work, connection))
+                    except Exception:
+                        failed = True  # one message's failure, whatever its class: each runs alone below
+                        raise
         except DATABASE_DOWN as error:
-            for job in batch:  # the database, not a message: each would fail the same way again
-                job.error, job.finished = error, True
-            return
+            if not failed:  # opening or committing the transaction: each would fail the same way again
+                for job in batch:
+                    job.error, job.finished = error, True
+                return
         except Exception:
-            pass  # one message's failure: each runs alone below
+            pass
         else:
             for job, result in zip(batch, results, strict=True):
                 job.result, job.finished = result, True
@@ -164,7 +189,7 @@ def _run_batch(engine: Engine, batch: list[_Job]) -> None:
     for job in batch:
         try:
             with write_transaction(engine) as connection:
-                result = job.work(connection)
+                result = _run(job.work, connection)
             job.result = result
         except Exception as error:
             job.error = error

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 
 from bot import db
 from bot.db import make_engine, together
@@ -96,14 +96,67 @@ def test_a_failing_write_fails_alone_and_the_others_are_committed(engine):
     assert words(engine) == ["elena", "first", "rosa"]
 
 
-def test_when_the_database_fails_every_write_waiting_with_it_hears_so(engine):
-    def locked(connection):
+def test_a_failing_statement_in_one_write_fails_that_write_alone(engine):
+    def bad(connection):
         connection.exec_driver_sql("SELECT * FROM no_such_table")  # an OperationalError from SQLite
 
-    outcomes = arriving_while_the_first_writes(engine, [("rosa", note("rosa")), ("locked", locked)])
-    assert outcomes["first"] == "FIRST"
-    assert type(outcomes["rosa"]).__name__ == type(outcomes["locked"]).__name__ == "OperationalError"
-    assert words(engine) == ["first"]  # nothing of the failed transaction stays
+    outcomes = arriving_while_the_first_writes(engine, [("rosa", note("rosa")), ("bad", bad)])
+    assert type(outcomes.pop("bad")).__name__ == "OperationalError"
+    assert outcomes == {"first": "FIRST", "rosa": "ROSA"}
+    assert words(engine) == ["first", "rosa"]
+
+
+def test_when_the_commit_fails_every_write_waiting_with_it_hears_so(engine):
+    failing = []
+
+    @event.listens_for(engine, "commit")
+    def disk_full(_connection):
+        if failing:
+            raise exc.OperationalError("COMMIT", None, Exception("database or disk is full"))
+
+    def first_then_fail(connection):
+        failing.append(True)  # the first write's own commit is what fails next
+        return note("first")(connection)
+
+    inside, release = threading.Event(), threading.Event()
+    outcomes = {}
+
+    def leader(connection):
+        inside.set()
+        release.wait(5)
+        return note("lead")(connection)
+
+    def call(name, work):
+        try:
+            outcomes[name] = together(engine, work)
+        except Exception as error:  # the test looks at which error reached which caller
+            outcomes[name] = error
+
+    threads = [threading.Thread(target=call, args=("lead", leader))]
+    threads[0].start()
+    assert inside.wait(5)
+    for name, work in (("first", first_then_fail), ("rosa", note("rosa"))):
+        threads.append(threading.Thread(target=call, args=(name, work)))
+        threads[-1].start()
+    deadline = time.monotonic() + 5
+    while len(db._groups[engine].pending) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert outcomes["lead"] == "LEAD"
+    assert isinstance(outcomes["first"], exc.OperationalError)
+    assert outcomes["rosa"] is outcomes["first"]  # the same failure, heard by both, not run again
+    assert words(engine) == ["lead"]
+
+
+def test_a_write_that_starts_another_inside_itself_is_refused_not_left_waiting(engine):
+    def nested(connection):
+        return together(engine, note("inner"))
+
+    with pytest.raises(RuntimeError, match="inside a write"):
+        together(engine, nested)
+    assert together(engine, note("after")) == "AFTER"  # nothing is left held
 
 
 def test_a_lone_write_is_its_own_transaction(engine):
