@@ -36,7 +36,7 @@ from bot.phones import BadPhone, to_e164
 from bot.render import render
 from handlers.context import Reply
 from handlers.help import help_reply, not_understood_reply
-from handlers.report import HOLD_SECONDS, choose, recorded_reply
+from handlers.report import HOLD_SECONDS, choose, in_lock_order, recorded_reply
 from handlers.status import status_reply
 
 # Plain SQL with :named parameters (converted once to psycopg's style), run on the DBAPI
@@ -162,18 +162,18 @@ class _Sql:
 
     @contextmanager
     def together(self) -> Iterator[None]:
-        with self._errors(), (self.dbapi.pipeline() if self.postgresql else nullcontext()):
+        with self.errors(), (self.dbapi.pipeline() if self.postgresql else nullcontext()):
             yield
 
-    def send(self, sql: str, params: dict):
-        """Run (or, inside `together`, queue) a statement; its cursor holds the result."""
+    def send(self, sql: str, params: dict) -> _Result:
+        """Run (or, inside `together`, queue) a statement; its result is read later."""
         cursor = self.dbapi.cursor()
-        with self._errors():
+        with self.errors():
             cursor.execute(_pyformat(sql) if self.postgresql else sql, params)
-        return cursor
+        return _Result(self, cursor)
 
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def errors(self) -> Iterator[None]:
         try:
             yield
         except self.dialect.loaded_dbapi.Error as error:
@@ -186,6 +186,22 @@ class _Sql:
         if isinstance(value, str):
             return datetime.fromisoformat(value).replace(tzinfo=UTC)
         return value
+
+
+class _Result:
+    """A statement's rows: SQLite reads them from the file while they are fetched, so a
+    failure there is turned into SQLAlchemy's class too."""
+
+    def __init__(self, sql: _Sql, cursor):
+        self.sql, self.cursor = sql, cursor
+
+    def fetchone(self):
+        with self.sql.errors():
+            return self.cursor.fetchone()
+
+    def fetchall(self):
+        with self.sql.errors():
+            return self.cursor.fetchall()
 
 
 def _same(value):
@@ -257,15 +273,15 @@ def answer(connection: Connection, message: Claimed) -> Answer | None:
         chosen = choose(intent.items, orders, assigned)
     sql = _Sql(connection)
     with sql.together():
-        added = [] if isinstance(chosen, Reply) else _record(sql, message, member.id, today, chosen)
+        added = {} if isinstance(chosen, Reply) else _record(sql, message, member.id, today, chosen)
         totals = sql.send(TOTALS, {
             "member": member.id, "first": sql.day(today.replace(day=1)), "today": sql.day(today),
             "since": sql.at(message.at - flood.WINDOW), "at": sql.at(message.at), "sender": message.sender,
             "coop": message.cooperative_id,
         })
     lines = []
-    for (item, order), cursor in zip(chosen if added else [], added, strict=True):
-        done = cursor.fetchone()[0]
+    for item, order in chosen if added else []:
+        done = added[order.id].fetchone()[0]
         if notices.crossed(done - item.pieces, done, order.quantity):
             _milestones(connection, order.id, before=done - item.pieces, after=done)
         lines.append((item.pieces, _Order(order.id, order.code, order.quantity, done, order.mine)))
@@ -285,16 +301,16 @@ def answer(connection: Connection, message: Claimed) -> Answer | None:
     return Answer(words, str(reply.intent or intent.kind), reply.understood, member.id)
 
 
-def _record(sql: _Sql, message: Claimed, member_id: int, day: date, chosen: list) -> list:
-    """Send her accepted reports and their additions to the orders' running totals; the
-    cursors that will hold each order's total after her pieces."""
-    totals = []
-    for item, order in chosen:
+def _record(sql: _Sql, message: Claimed, member_id: int, day: date, chosen: list) -> dict[int, _Result]:
+    """Send her accepted reports and their additions to the orders' running totals; by
+    order id, the results that will hold each order's total after her pieces."""
+    totals = {}
+    for item, order in in_lock_order(chosen):
         sql.send(REPORT, {
             "coop": message.cooperative_id, "member": member_id, "order": order.id, "pieces": item.pieces,
             "at": sql.at(message.at), "day": sql.day(day), "inbound": message.id,
         })
-        totals.append(sql.send(ADD, {"pieces": item.pieces, "order": order.id}))
+        totals[order.id] = sql.send(ADD, {"pieces": item.pieces, "order": order.id})
     return totals
 
 

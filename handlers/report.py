@@ -39,7 +39,7 @@ def report(context: Context, intent: Intent) -> Reply:
         store.cancel(session=context.session, report=report, order=context.order_of(report))
     limit = context.cooperative.plausible_max
     status = ReportStatus.HELD if any(i.pieces > limit for i, _ in chosen) else ReportStatus.ACCEPTED
-    for item, order in chosen:
+    for item, order in in_lock_order(chosen):
         store.record_report(
             session=context.session,
             member=member,
@@ -73,6 +73,12 @@ def choose(items: Sequence[Item], active: Sequence[Order], assigned: Sequence[Or
             return puzzled("which_order", codes=order, example=items[0].pieces)
         chosen.append((item, order))
     return chosen
+
+
+def in_lock_order(chosen: Sequence[tuple[Item, Order]]) -> list[tuple[Item, Order]]:
+    """Her items by order id: each report locks its order's row, and two members' "A 10 B 5"
+    and "B 5 A 10" at once must not wait for each other (PostgreSQL would abort one)."""
+    return sorted(chosen, key=lambda pair: pair[1].id)
 
 
 def _same(held: Sequence[Report], chosen) -> bool:

@@ -164,3 +164,29 @@ def _until_one_waits_for_a_lock(engine) -> None:
                 return
             time.sleep(0.01)
     raise AssertionError("the second message never waited for her row")
+
+
+@pytest.mark.parametrize("body", ["B 5 A 10", "A 10 B 5"])
+@pytest.mark.parametrize("fast", [True, False], ids=["hot path", "handlers"])
+def test_two_orders_in_one_message_lock_them_in_one_order(database_url, engine, club, now, body, fast,
+                                                         monkeypatch):
+    """Another transaction holds order A and is about to take B: her "B 5 A 10" must wait for A
+    before touching B, or PostgreSQL finds a deadlock and aborts one of the two."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: nothing else holds a row")
+    if not fast:
+        monkeypatch.setattr(hotpath, "answer", lambda *a: None)
+    order_b = f.order(engine, club, code="B", assign=LIDIA)
+    with engine.connect() as connection:
+        other = connection.begin()
+        connection.execute(text("SET LOCAL lock_timeout = '3s'"))
+        connection.execute(text("UPDATE orders SET done = done WHERE id = :id"), {"id": club.order.id})
+        replies = []
+        second = threading.Thread(target=lambda: replies.append(f.text(engine, LIDIA, body, at=now)))
+        second.start()
+        _until_one_waits_for_a_lock(engine)
+        connection.execute(text("UPDATE orders SET done = done WHERE id = :id"), {"id": order_b.id})
+        other.commit()
+    second.join(10)
+    assert replies and replies[0].startswith("Lidia, anoté ")
+    assert (f.done(engine, club.order.id), f.done(engine, order_b.id)) == (10, 5)
