@@ -34,7 +34,7 @@ class Settings:
     default_region: str = "BO"
     twilio_max_mps: int = 10
     database_pool_size: int = 5  # connections each process keeps (PostgreSQL); as many again on a burst
-    dispatch_concurrency: int = 8  # senders that dispatch serves at once, one thread each
+    dispatch_concurrency: int = 12  # senders that dispatch serves at once, one thread each
     host: str = "127.0.0.1"
     port: int = 8000
     spool_dir: str = str(INSTANCE / "spool")  # inbound messages wait here while the database is down
@@ -66,7 +66,7 @@ class Settings:
             default_region=_region(env.get("DEFAULT_REGION", "BO")),
             twilio_max_mps=_int(env, "TWILIO_MAX_MPS", 10, low=1),
             database_pool_size=_int(env, "DATABASE_POOL_SIZE", 5, low=1, high=100),
-            dispatch_concurrency=_int(env, "DISPATCH_CONCURRENCY", 8, low=1, high=64),
+            dispatch_concurrency=_int(env, "DISPATCH_CONCURRENCY", 12, low=1, high=64),
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_int(env, "PORT", 8000, low=1, high=65535),
             spool_dir=env.get("SPOOL_DIR", "").strip() or cls.spool_dir,
