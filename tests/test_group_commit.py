@@ -49,16 +49,16 @@ def words(engine) -> list[str]:
         return sorted(connection.execute(text("SELECT word FROM note")).scalars())
 
 
-def arriving_while_the_first_writes(engine, batch: list) -> dict:
-    """Run `first`, and while it is inside its transaction let every work of `batch` arrive;
-    returns each word's result or error."""
+def arriving_while_the_first_writes(engine, batch: list, *, leader: str = "first") -> dict:
+    """Note `leader`, and while that is inside its transaction let every work of `batch`
+    arrive; returns each name's result or error."""
     inside, release = threading.Event(), threading.Event()
     outcomes = {}
 
     def first(connection):
         inside.set()
         release.wait(5)
-        return note("first")(connection)
+        return note(leader)(connection)
 
     def call(name, work):
         try:
@@ -66,7 +66,7 @@ def arriving_while_the_first_writes(engine, batch: list) -> dict:
         except Exception as error:  # the test looks at which error reached which caller
             outcomes[name] = error
 
-    threads = [threading.Thread(target=call, args=("first", first))]
+    threads = [threading.Thread(target=call, args=(leader, first))]
     threads[0].start()
     assert inside.wait(5)
     for name, work in batch:
@@ -118,32 +118,8 @@ def test_when_the_commit_fails_every_write_waiting_with_it_hears_so(engine):
         failing.append(True)  # the first write's own commit is what fails next
         return note("first")(connection)
 
-    inside, release = threading.Event(), threading.Event()
-    outcomes = {}
-
-    def leader(connection):
-        inside.set()
-        release.wait(5)
-        return note("lead")(connection)
-
-    def call(name, work):
-        try:
-            outcomes[name] = together(engine, work)
-        except Exception as error:  # the test looks at which error reached which caller
-            outcomes[name] = error
-
-    threads = [threading.Thread(target=call, args=("lead", leader))]
-    threads[0].start()
-    assert inside.wait(5)
-    for name, work in (("first", first_then_fail), ("rosa", note("rosa"))):
-        threads.append(threading.Thread(target=call, args=(name, work)))
-        threads[-1].start()
-    deadline = time.monotonic() + 5
-    while len(db._groups[engine].pending) < 2 and time.monotonic() < deadline:
-        time.sleep(0.001)
-    release.set()
-    for thread in threads:
-        thread.join(10)
+    outcomes = arriving_while_the_first_writes(
+        engine, [("first", first_then_fail), ("rosa", note("rosa"))], leader="lead")
     assert outcomes["lead"] == "LEAD"
     assert isinstance(outcomes["first"], exc.OperationalError)
     assert outcomes["rosa"] is outcomes["first"]  # the same failure, heard by both, not run again
