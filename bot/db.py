@@ -18,6 +18,9 @@ from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 WRITES = "puntada_writes"
+# What the database failing looks like (the webhook spools the message instead of answering).
+DATABASE_DOWN = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, pool_size: int = 5, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
@@ -111,10 +114,6 @@ def _run(work: Callable[[Connection], T], connection: Connection) -> T:
         return work(connection)
     finally:
         _inside.work = False
-
-
-T = TypeVar("T")
-DATABASE_DOWN = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
 
 class _Job:

@@ -7,18 +7,18 @@ from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import exc, text
+from sqlalchemy import text
 from twilio.request_validator import RequestValidator, compare
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import puntada, spool
+from bot.db import DATABASE_DOWN
 from bot.inbound import Inbound, receive
 from bot.models import utcnow
 from bot.render import render
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
-DATABASE_DOWN = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 MAX_FIELD = 64  # a MessageSid is 34 characters; an address at most "whatsapp:" and 15 digits
 
 
