@@ -26,7 +26,7 @@ MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 CALLBACK = "https://bot.example.org/twilio/status"
 SERVICE_SID = "MG" + "1" * 32
 TEMPLATE_SID = "HX" + "2" * 32
-SPEC = ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.json"
+SPEC = Path(__file__).parent / "contract" / "twilio_api_v2010.json"  # the project's own copy
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
 CREDENTIALS = "Twilio refused our credentials (check TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN)"
 
