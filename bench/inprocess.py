@@ -22,10 +22,10 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from bench import scenario
+from bot import clock
 from bot.db import make_engine
 from bot.inbound import Inbound, receive
 from bot.migrate import upgrade
-from bot.models import utcnow
 
 WARMUP = 200
 
@@ -50,7 +50,7 @@ def messages(world: scenario.World, count: int) -> list[Inbound]:
     found = []
     for line in scenario.signed_requests(world, count, prefix="inprocess"):
         form = dict(parse_qsl(line.split("\t", 1)[1], keep_blank_values=True))
-        found.append(Inbound(form["MessageSid"], form["From"], form["To"], form["Body"], utcnow()))
+        found.append(Inbound(form["MessageSid"], form["From"], form["To"], form["Body"], clock.now()))
     return found
 
 

@@ -22,10 +22,10 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
-from bot import admin
+from bot import admin, clock
 from bot.db import make_engine, unit_of_work
 from bot.migrate import fresh_database, upgrade
-from bot.models import Assignment, Member, Role, utcnow
+from bot.models import Assignment, Member, Role
 
 AUTH_TOKEN = "bench-token"
 ACCOUNT_SID = "AC" + "b" * 32
@@ -63,11 +63,11 @@ def seed(url: str, *, cooperatives: int = 1, members: int = 500, with_b: bool = 
             rows = [dict(cooperative_id=coop.id, name=f"Coordinadora {k}-{c}",
                          phone=member_phone(k, 9000 + c),
                          role=Role.COORDINATOR, language="es", channel="sms", opted_out=False, active=True,
-                         created_at=utcnow()) for c in range(2)]
+                         created_at=clock.now()) for c in range(2)]
             club = [member_phone(k, i) for i in range(members)]
             rows += [dict(cooperative_id=coop.id, name=f"Bordadora {i} Mamani", phone=p,
                           role=Role.EMBROIDERER, language="es" if i % 7 else "en", channel="sms",
-                          opted_out=False, active=True, created_at=utcnow()) for i, p in enumerate(club)]
+                          opted_out=False, active=True, created_at=clock.now()) for i, p in enumerate(club)]
             session.execute(insert(Member), rows)
             admin.add_order(session=session, cooperative=coop, buyer_name="Andes Export", code="A",
                             item="blusas", quantity=60_000, due="2027-12-23", assign="all")

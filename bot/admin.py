@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot import store
+from bot import clock, store
 from bot.models import (
     Buyer,
     BuyerContact,
@@ -27,7 +27,6 @@ from bot.models import (
     Order,
     OrderStatus,
     Role,
-    utcnow,
 )
 from bot.phones import BadPhone, to_e164
 from bot.progress import format_working_days, parse_working_days
@@ -300,7 +299,7 @@ def close_order(*, session: Session, cooperative: Cooperative, code: str) -> Ord
     code = code.strip().upper()
     for order in store.active_orders(session=session, cooperative_id=cooperative.id):
         if order.code == code:
-            order.status, order.closed_at = OrderStatus.CLOSED, utcnow()
+            order.status, order.closed_at = OrderStatus.CLOSED, clock.now()
             session.flush()
             return order
     raise Invalid(f"{cooperative.name} has no active order {code}")

@@ -21,7 +21,7 @@ from bot.channels import Console
 from bot.config import ConfigError
 from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
-from bot.models import Channel, Cooperative, Member, Order, OutboxStatus, Report, ReportStatus, utcnow
+from bot.models import Channel, Cooperative, Member, Order, OutboxStatus, Report, ReportStatus
 from bot.outbox import send_queued
 from bot.parsing import MAX_PIECES
 from bot.phones import BadPhone, address_for, mask, split_address, to_e164
@@ -263,7 +263,7 @@ def _record(*, session, phone, pieces, code, coop_name, at) -> tuple[str, str]:
     if pieces < 1:
         raise admin.Invalid("--pieces must be at least 1")
     found, cooperative = _member(session, phone, coop_name)
-    moment = admin.parse_at(at, cooperative.timezone) if at else utcnow()
+    moment = admin.parse_at(at, cooperative.timezone) if at else clock.now()
     active = store.active_orders(session=session, cooperative_id=cooperative.id)
     wanted = code.strip().upper() if code else None
     chosen = choose_order(wanted, active, store.assigned_orders(session=session, member=found))
@@ -383,13 +383,18 @@ def _local_iso(at, timezone: str) -> str:
 
 
 @click.command("demo")
+@click.option("--at", help="as of this moment (ISO 8601; no offset: El Alto's clock): "
+                           "the ten days of reports end the day before it")
 @with_appcontext
-def demo() -> None:
+def demo(at: str | None) -> None:
     """Load the demo cooperative (once; a second run changes nothing)."""
-    from bot.demo import load
+    from bot.demo import TIMEZONE, load
 
+    moment = _moment(at)
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(TIMEZONE))
     with _work() as session:
-        loaded = load(session=session)
+        loaded = load(session=session, now=moment)
     click.echo(loaded)
 
 

@@ -10,11 +10,11 @@ from flask import Blueprint, Response, request
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bot import puntada
+from bot import clock, puntada
 from bot.channels import reason_for
 from bot.db import unit_of_work
 from bot.dispatch import WHATSAPP_WINDOW_CLOSED, fall_back_to_sms
-from bot.models import Channel, Outbox, OutboxStatus, utcnow
+from bot.models import Channel, Outbox, OutboxStatus
 from bot.phones import address_for
 from bot.webhook import plain, signed_by_twilio
 
@@ -92,7 +92,7 @@ def record_status(
         row.twilio_status = status
         row.status = OUTBOX_STATUS.get(status, OutboxStatus.SENT)
         if row.status == OutboxStatus.DELIVERED and row.delivered_at is None:
-            row.delivered_at = at or utcnow()
+            row.delivered_at = at or clock.now()
         if error_code:
             row.error_code, row.error = error_code, reason_for(error_code)
     return True

@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot import admin, store
-from bot.models import Channel, Role, utcnow
+from bot import admin, clock, store
+from bot.models import Channel, Role
 from bot.progress import parse_working_days
 
 NAME = "Club de Madres Bartolina Sisa"
 NUMBER = "+59162000100"
+TIMEZONE = "America/La_Paz"  # El Alto
 COORDINATOR = ("Juana Condori Mamani", "71500001")
 MEMBERS = [
     ("Rosa Mamani Quispe", "71500002"),
@@ -36,11 +37,12 @@ DAYS_OF_REPORTS = 10
 
 
 def load(*, session: Session, now: datetime | None = None) -> str:
-    """Create the demo club with orders and ten days of reports; once only."""
+    """Create the demo club with orders and the ten days of reports before `now`; once only."""
     if store.cooperative_by_name(session=session, name=NAME):
         return f"the demo cooperative {NAME} is already loaded"
-    now = now or utcnow()
-    cooperative = admin.add_cooperative(session=session, name=NAME, number=NUMBER, country="BO")
+    now = now or clock.now()
+    cooperative = admin.add_cooperative(session=session, name=NAME, number=NUMBER, country="BO",
+                                         timezone=TIMEZONE)
     admin.add_member(session=session, cooperative=cooperative, phone=COORDINATOR[1],
                      name=COORDINATOR[0], role=Role.COORDINATOR)
     members = [

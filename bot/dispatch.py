@@ -44,7 +44,6 @@ from bot.models import (
     Outbox,
     OutboxStatus,
     SenderLease,
-    utcnow,
 )
 from bot.models import Channel as Medium
 from bot.phones import address_for
@@ -109,7 +108,7 @@ class Moments:
     def of(cls, at: datetime | None, cooperatives: Iterable[Cooperative]) -> Moments:
         """`at` (now when None) for each cooperative."""
         if at is None or at.tzinfo is not None:
-            return cls(at or utcnow())
+            return cls(at or clock.now())
         return cls(at.replace(tzinfo=UTC), {c.id: clock.instant(c, at) for c in cooperatives})
 
     def at(self, cooperative_id: int | None) -> datetime:
@@ -156,7 +155,7 @@ def dispatch(
 
 def recover_stale(engine: Engine) -> int:
     """Requeue messages a dead dispatcher left "sending"; returns how many."""
-    cutoff = utcnow() - STALE_AFTER
+    cutoff = clock.now() - STALE_AFTER
     stale = (Outbox.status == OutboxStatus.SENDING,
              or_(Outbox.claimed_at.is_(None), Outbox.claimed_at < cutoff))
     with unit_of_work(engine) as session:
@@ -225,7 +224,7 @@ def _claim(session: Session, settings: Settings, cooperatives: dict[int, Coopera
             unsendable += 1
             continue
         planned.setdefault(sender, []).append((row, plan))
-    now = utcnow()
+    now = clock.now()
     claimed: dict[str, deque[Outbox]] = {}
     for sender in sorted(planned):  # one order for every dispatcher: no lock cycles
         if not _take_lease(session, sender, holder, now):
@@ -300,7 +299,7 @@ class Claims:
     def next(self, engine: Engine, sender: str) -> Outbox | None:
         """Renew the sender's lease and every claim, then take the sender's next message."""
         with self.lock:
-            now = utcnow()
+            now = clock.now()
             # Renewing costs a transaction; every REFRESH_EVERY is far inside the lease and
             # the stale-claim limit, so nothing lapses between renewals.
             last = self.renewed.get(sender)
@@ -322,7 +321,7 @@ class Claims:
                                 .values(until=pace.free_at()))
 
     def _refresh(self, engine: Engine, sender: str) -> None:
-        now = utcnow()
+        now = clock.now()
         with unit_of_work(engine) as session:
             renewed = session.execute(update(SenderLease).where(
                 SenderLease.sender == sender, SenderLease.holder == self.holder).values(until=now + LEASE))
@@ -355,16 +354,16 @@ class Pace:
     def next_slot(self) -> datetime:
         """The earliest moment the next request may start."""
         full = self.answers.maxlen is not None and len(self.answers) == self.answers.maxlen
-        return self.answers[0] + PACE_WINDOW if full else utcnow()
+        return self.answers[0] + PACE_WINDOW if full else clock.now()
 
     def answered(self) -> None:
         if self.answers.maxlen is not None:
-            self.answers.append(utcnow())
+            self.answers.append(clock.now())
 
     def free_at(self) -> datetime:
         """When another dispatcher, who knows nothing of these requests, may start sending."""
         if self.answers.maxlen is None or not self.answers:
-            return utcnow()
+            return clock.now()
         return self.answers[-1] + PACE_WINDOW
 
 
@@ -424,7 +423,7 @@ def _send_from(engine: Engine, settings: Settings, channel: Channel, claims: Cla
 
 
 def _sleep_until(moment: datetime) -> None:
-    wait = (moment - utcnow()).total_seconds()
+    wait = (moment - clock.now()).total_seconds()
     if wait > 0:
         time.sleep(wait)
 
@@ -451,14 +450,14 @@ def _send_one(engine: Engine, settings: Settings, channel: Channel, message: Out
             .where(Outbox.id == message.id, Outbox.channel == message.channel,
                    Outbox.twilio_sid.is_distinct_from(result.sid) if result.sid is not None else true())
             .values(status=OutboxStatus.SENT, twilio_sid=result.sid, twilio_status=result.status,
-                    sent_at=utcnow(), claimed_at=None)  # an earlier error stays, as its history
+                    sent_at=clock.now(), claimed_at=None)  # an earlier error stays, as its history
             .execution_options(synchronize_session=False)
         )
         if not sent.rowcount:  # the callback came first: it already moved the row on
             row = session.get(Outbox, message.id, with_for_update=True)
             row.claimed_at = None
             if row.twilio_sid == result.sid and row.sent_at is None:
-                row.sent_at = utcnow()
+                row.sent_at = clock.now()
     return "sent"
 
 

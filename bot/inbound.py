@@ -14,7 +14,7 @@ from sqlmodel import Session
 import handlers
 from bot import clock, flood, hotpath, store
 from bot.db import together
-from bot.models import Channel, Cooperative, InboundMessage, utcnow
+from bot.models import Channel, Cooperative, InboundMessage
 from bot.parsing import parse
 from bot.phones import BadPhone, mask, split_address, to_e164
 from bot.render import render
@@ -57,7 +57,7 @@ def _record(connection: Connection, *, message: Inbound):
     sender, channel = split_address(message.sender)
     recipient, _ = split_address(message.recipient)
     claimed = hotpath.claim(connection, sid=message.sid, sender=sender, recipient=recipient,
-                            channel=str(channel), body=clean(message.body), at=message.at or utcnow())
+                            channel=str(channel), body=clean(message.body), at=message.at or clock.now())
     if claimed is None:
         return None, None
     answer = hotpath.answer(connection, claimed)

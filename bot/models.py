@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+from bot import clock
 
 
 class Role(StrEnum):
@@ -55,7 +57,7 @@ class Cooperative(SQLModel, table=True):
     plausible_max: int = 300
     flood_limit: int = 60
     whatsapp_templates: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
-    created_at: datetime = Field(default_factory=lambda: utcnow())
+    created_at: datetime = Field(default_factory=clock.now)
 
 
 class Member(SQLModel, table=True):
@@ -70,7 +72,7 @@ class Member(SQLModel, table=True):
     opted_out: bool = False
     active: bool = True
     last_inbound_at: datetime | None = None
-    created_at: datetime = Field(default_factory=lambda: utcnow())
+    created_at: datetime = Field(default_factory=clock.now)
 
 
 class Buyer(SQLModel, table=True):
@@ -112,7 +114,7 @@ class Order(SQLModel, table=True):
     assign_all: bool = False
     status: str = Field(default=OrderStatus.ACTIVE, max_length=8)
     done: int = 0  # running total of accepted reports, kept in the same transaction
-    created_at: datetime = Field(default_factory=lambda: utcnow())
+    created_at: datetime = Field(default_factory=clock.now)
     closed_at: datetime | None = None
 
 
@@ -137,7 +139,7 @@ class InboundMessage(SQLModel, table=True):
     understood: bool = True
     handled: bool = False  # a coordinator dealt with a message the bot did not understand
     reply: str = ""
-    received_at: datetime = Field(default_factory=lambda: utcnow(), index=True)
+    received_at: datetime = Field(default_factory=clock.now, index=True)
 
 
 class Report(SQLModel, table=True):
@@ -183,7 +185,7 @@ class Outbox(SQLModel, table=True):
     twilio_status: str | None = Field(default=None, max_length=16)  # Twilio's own word
     error_code: str | None = Field(default=None, max_length=16)
     error: str | None = Field(default=None, max_length=300)
-    created_at: datetime = Field(default_factory=lambda: utcnow())
+    created_at: datetime = Field(default_factory=clock.now)
     sent_at: datetime | None = None
     delivered_at: datetime | None = None
 
@@ -198,10 +200,6 @@ class SenderLease(SQLModel, table=True):
     until: datetime
 
 
-def utcnow() -> datetime:
-    """The current time in UTC, the form every stored time takes."""
-    return datetime.now(UTC)
-
 
 class LoginCode(SQLModel, table=True):
     """A one-time dashboard sign-in code: only its keyed hash is kept."""
@@ -212,7 +210,7 @@ class LoginCode(SQLModel, table=True):
     code_hash: str = Field(max_length=64)
     expires_at: datetime
     used_at: datetime | None = None
-    created_at: datetime = Field(default_factory=lambda: utcnow())
+    created_at: datetime = Field(default_factory=clock.now)
 
 
 class LoginAttempt(SQLModel, table=True):
@@ -227,4 +225,4 @@ class LoginAttempt(SQLModel, table=True):
     phone: str = Field(max_length=20)
     client: str = Field(max_length=64)  # the requester's IP address
     kind: str = Field(max_length=8)  # "sent" or "failed"
-    at: datetime = Field(default_factory=lambda: utcnow())
+    at: datetime = Field(default_factory=clock.now)

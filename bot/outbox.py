@@ -8,10 +8,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from bot import clock
 from bot.channels import Channel
 from bot.config import Settings
 from bot.dispatch import dispatch
-from bot.models import Member, Outbox, OutboxStatus, utcnow
+from bot.models import Member, Outbox, OutboxStatus
 from bot.render import render
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -45,7 +46,7 @@ def queue(
         status=OutboxStatus.QUEUED,
         attempts=0,
         fell_back=False,
-        created_at=utcnow(),
+        created_at=clock.now(),
     ).on_conflict_do_nothing(index_elements=["key"])
     return session.execute(statement.returning(Outbox.id)).first() is not None
 
@@ -54,7 +55,7 @@ def queue_many(*, session: Session, rows: list[dict]) -> int:
     """Queue many messages in one statement; returns how many keys were new."""
     if not rows:
         return 0
-    now = utcnow()
+    now = clock.now()
     values = [
         dict(key=r["key"], cooperative_id=r.get("cooperative_id"), recipient=r["recipient"],
              channel=r.get("channel", "sms"), kind=r["kind"], body=r["body"],

@@ -19,10 +19,10 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bot import outbox, store
+from bot import clock, outbox, store
 from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
-from bot.models import InboundMessage, utcnow
+from bot.models import InboundMessage
 from bot.phones import split_address
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Replayed:
 def append(directory: Path, message: Inbound) -> None:
     """Keep `message` on disk until the database takes it; durable when this returns."""
     directory.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({**asdict(message), "at": (message.at or utcnow()).isoformat()}) + "\n"
+    line = json.dumps({**asdict(message), "at": (message.at or clock.now()).isoformat()}) + "\n"
     path = directory / SPOOL
     while True:
         with open(path, "a", encoding="utf-8") as spool:
@@ -105,7 +105,7 @@ def _take(directory: Path) -> None:
         return
     with open(path, "a", encoding="utf-8") as spool:
         fcntl.flock(spool, fcntl.LOCK_EX)
-        os.rename(path, directory / f"replaying-{utcnow():%Y%m%dT%H%M%S%f}-{os.getpid()}.jsonl")
+        os.rename(path, directory / f"replaying-{clock.now():%Y%m%dT%H%M%S%f}-{os.getpid()}.jsonl")
 
 
 def _restore(directory: Path, line: str) -> None:

@@ -11,10 +11,9 @@ from sqlalchemy import text
 from twilio.request_validator import RequestValidator, compare
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot import puntada, spool
+from bot import clock, puntada, spool
 from bot.db import DATABASE_DOWN
 from bot.inbound import Inbound, receive
-from bot.models import utcnow
 from bot.render import render
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ def messages() -> Response:
         return plain("MessageSid, From and To are required", 400)
     if not all(_well_formed(value) for value in (sid, sender, recipient)):
         return plain("MessageSid, From or To is too long or has control characters", 400)
-    message = Inbound(sid, sender, recipient, form.get("Body", ""), utcnow())
+    message = Inbound(sid, sender, recipient, form.get("Body", ""), clock.now())
     try:
         reply = receive(puntada().engine, message)
     except DATABASE_DOWN as error:

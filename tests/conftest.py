@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, SQLModel
 
-from bot import create_app, puntada
+from bot import clock, create_app, puntada
 from bot.config import Settings
 from bot.migrate import fresh_database, upgrade
 from tests import factories
@@ -115,3 +115,19 @@ def club(engine):
 def now() -> datetime:
     """A Thursday evening in El Alto (2026-11-26 18:00 -04:00)."""
     return datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen(now) -> Iterator[Callable[[datetime], None]]:
+    """The whole program's clock stands at the story's moment; `frozen(at)` moves it to `at`."""
+    clock.freeze(now)
+    yield clock.freeze
+    clock.reset()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock() -> Iterator[None]:
+    """Every test starts and ends on the real clock, whatever it moved."""
+    clock.reset()
+    yield
+    clock.reset()

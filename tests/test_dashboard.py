@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot import admin, create_app
+from bot import admin, clock, create_app
 from bot.dashboard import login, queries
 from bot.dashboard.i18n import strings
 from bot.db import unit_of_work
@@ -41,9 +41,8 @@ CODE_SMS = re.compile(
 
 
 @pytest.fixture
-def dash(app, now):
-    """The dashboard's clock stands at the story's Thursday evening."""
-    app.config["DASHBOARD_NOW"] = now
+def dash(app, frozen):
+    """The dashboard opened on the story's Thursday evening (the program's clock stands there)."""
     return app
 
 
@@ -168,7 +167,7 @@ def test_signing_in_starts_a_new_session(dash, client, engine, club):
 
 def test_a_code_is_good_for_ten_minutes(dash, client, engine, club, now):
     ask_code(client, JUANA)
-    dash.config["DASHBOARD_NOW"] = now + timedelta(minutes=10, seconds=1)
+    clock.freeze(now + timedelta(minutes=10, seconds=1))
     answer = enter_code(client, last_code(engine, JUANA))
     assert answer.status_code == 400
     assert "El código venció (dura 10 minutos). Pida otro." in answer.text
@@ -195,7 +194,7 @@ def test_five_wrong_codes_lock_the_phone_for_a_while(dash, client, engine, club,
     assert answer.status_code == 429
     assert "Demasiados intentos. Espere 15 minutos y pida un código nuevo." in answer.text
     assert f.count(engine, LoginAttempt, LoginAttempt.kind == "failed") == 5
-    dash.config["DASHBOARD_NOW"] = now + timedelta(minutes=16)
+    clock.freeze(now + timedelta(minutes=16))
     ask_code(client, JUANA)
     assert enter_code(client, last_code(engine, JUANA)).location == "/"
 
@@ -611,9 +610,9 @@ def test_another_clubs_message_is_not_hers(dash, client, engine, club, second_cl
 # --- pay --------------------------------------------------------------------------------------
 
 
-def test_the_months_pay_per_member_and_as_csv(dash, client, engine, club, week):
+def test_the_months_pay_per_member_and_as_csv(dash, client, engine, club, week, now):
     f.order(engine, club, code="MT", assign="all")  # no piece rate
-    f.text(engine, LIDIA, "MT 10", at=dash.config["DASHBOARD_NOW"])
+    f.text(engine, LIDIA, "MT 10", at=now)
     sign_in(client, engine)
     words = text_of(client.get("/pay?month=2026-11").text)
     assert "Noviembre 2026" in words

@@ -4,6 +4,11 @@ A coordinator of the demo club signs in with the code the outbox holds, sees an 
 progress bar and burn-up chart, texts the bot from the simulator and reads its reply,
 and downloads the month's pay as CSV. `make screenshots` saves its screenshots to
 docs/screenshots/.
+
+The demo is loaded as of a Friday evening in November and the program's clock runs from
+there (`bot.clock.travel`), so the story reads the same on any day the tests run. The
+browser keeps its own clock: nothing here depends on it (the session cookie's expiry is
+Flask's, counted from the real time).
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 from werkzeug.serving import make_server
 
-from bot import create_app, demo
+from bot import clock, create_app, demo
 from bot.config import ROOT, Settings
 from bot.db import unit_of_work
 from bot.migrate import upgrade
@@ -36,6 +43,8 @@ SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("PUNTADA_SCREENSH
                else Path(tempfile.mkdtemp(prefix="puntada-screenshots-")))
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+# A Friday evening in El Alto: the demo's ten days of reports run from 17 to 26 November.
+DEMO_AT = datetime(2026, 11, 27, 18, 30, tzinfo=ZoneInfo("America/La_Paz"))
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not CHROMIUM.exists():
@@ -50,7 +59,7 @@ def served(tmp_path_factory) -> Iterator[tuple[str, object]]:
     app = create_app(Settings(database_url=url, secret_key="browser-test", messaging_backend="console"))
     engine = app.extensions["puntada"].engine
     with unit_of_work(engine) as session:
-        demo.load(session=session)
+        demo.load(session=session, now=DEMO_AT)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -67,6 +76,12 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+@pytest.fixture
+def demo_evening() -> None:
+    """The program's clock reads the demo's Friday evening, and ticks on from there."""
+    clock.travel(DEMO_AT)
+
+
 def latest_code(engine) -> str:
     with Session(engine) as session:
         query = select(Outbox.body).where(Outbox.kind == "code").order_by(Outbox.id.desc())
@@ -79,7 +94,9 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def test_a_coordinator_signs_in_follows_an_order_texts_the_bot_and_downloads_pay(served, browser, tmp_path):
+def test_a_coordinator_signs_in_follows_an_order_texts_the_bot_and_downloads_pay(
+    served, browser, demo_evening, tmp_path
+):
     base, engine = served
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     page = context.new_page()
@@ -111,30 +128,31 @@ def test_a_coordinator_signs_in_follows_an_order_texts_the_bot_and_downloads_pay
     order_url = page.url
     shoot(page, "order-desktop")
 
-    # The simulator: Rosa reports 20 pieces and the bot answers her.
+    # The simulator: Sabina, who works on order A only, reports 20 pieces and the bot answers her.
     page.click("nav a:has-text('Simulador')")
-    page.select_option("#as", label="Rosa Mamani Quispe (SMS)")
+    page.select_option("#as", label="Sabina Flores Cusi (SMS)")
     page.wait_for_url(re.compile(r".*/simulator\?member=\d+"))
     page.fill("input[name=body]", "hice 20")
     page.click(".compose button")
     page.wait_for_url(re.compile(r".*/simulator\?member=\d+"))
     assert page.locator(".conversation .sent").last.inner_text() == "hice 20"
     reply = page.locator(".conversation .received").last.inner_text()
-    assert "20" in reply and "A" in reply
+    assert reply == "Sabina, anoté 20 en el pedido A. Tu mes: 398. Pedido A: 4.172/15.000 (27 %)"
     shoot(page, "simulator-desktop")
 
-    # The month's pay, as CSV.
+    # November's pay, as CSV: Sabina's pieces on A, those 20 included, at Bs 3,50 each.
     page.click("nav a:has-text('Pagos')")
     with page.expect_download() as download_info:
         page.click("a:has-text('Descargar CSV')")
     download = download_info.value
-    assert re.fullmatch(r"puntada-pay-\d{4}-\d{2}\.csv", download.suggested_filename)
+    assert download.suggested_filename == "puntada-pay-2026-11.csv"
     path = tmp_path / "pay.csv"
     download.save_as(path)
     rows = list(csv.reader(io.StringIO(path.read_text())))
     assert rows[0] == ["month", "member", "phone", "order", "item", "pieces", "piece_rate", "amount"]
-    rosa = [r for r in rows[1:] if r[1] == "Rosa Mamani Quispe" and r[3] == "A"]
-    assert len(rosa) == 1 and rosa[0][6] == "3.50"
+    sabina = [r for r in rows[1:] if r[1] == "Sabina Flores Cusi"]
+    assert sabina == [["2026-11", "Sabina Flores Cusi", "+59171500008", "A", "blusas bordadas",
+                       "398", "3.50", "1393.00"]]
 
     # The same pages on a phone's screen.
     phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
-from bot import create_app
+from bot import clock, create_app
 from bot.channels import TwilioChannel
 from bot.db import unit_of_work
 from bot.dispatch import Dispatched, dispatch
-from bot.models import Member, Outbox, utcnow
+from bot.models import Member, Outbox
 from bot.outbox import queue
 from tests import factories as f
 from tests import twilio_standin
@@ -41,7 +41,7 @@ def sending_message(engine, club) -> int:
         queue(session=session, key="reminder:sending", recipient=ROSA, body="Hola", kind="reminder",
               cooperative_id=club.cooperative.id)
         row = session.scalars(select(Outbox).where(Outbox.key == "reminder:sending")).one()
-        row.status, row.attempts, row.sender, row.claimed_at = "sending", 1, COOP_NUMBER, utcnow()
+        row.status, row.attempts, row.sender, row.claimed_at = "sending", 1, COOP_NUMBER, clock.now()
         return row.id
 
 

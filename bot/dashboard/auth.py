@@ -6,9 +6,9 @@ import secrets
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
-from bot import puntada
+from bot import clock, puntada
 from bot.dashboard import login as codes
-from bot.dashboard.web import db, load, no_store, now, safe_next
+from bot.dashboard.web import db, load, no_store, safe_next
 from bot.db import unit_of_work
 from bot.render import LANGUAGES
 
@@ -34,7 +34,7 @@ def send_code():
     phones = codes.phones_for(session=db(), typed=typed, default_region=settings.default_region)
     if not phones:
         return render_template("login.html", next=target, phone=typed, errors={"phone": "phone_bad"}), 400
-    client, moment = request.remote_addr or "?", now()
+    client, moment = request.remote_addr or "?", clock.now()
     with unit_of_work(puntada().engine) as work:
         known = [p for p in phones if codes.identity_for(session=work, phone=p)]
         phone = (known or phones)[0]
@@ -65,7 +65,7 @@ def check_code():
     with unit_of_work(puntada().engine) as work:
         outcome, code_id = codes.check_code(
             session=work, phone=phone, code=request.form.get("code", ""),
-            client=request.remote_addr or "?", secret=settings.secret_key, now=now(),
+            client=request.remote_addr or "?", secret=settings.secret_key, now=clock.now(),
         )
         identity = codes.identity_for(session=work, phone=phone) if outcome == codes.Outcome.OK else None
     if identity is None:

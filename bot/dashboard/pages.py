@@ -18,7 +18,7 @@ from bot.dashboard import queries
 from bot.dashboard.access import coordinators_only, signed_in, visible_order
 from bot.dashboard.chart import burn_up
 from bot.dashboard.reasons import Reason, reason
-from bot.dashboard.web import db, load, no_store, now
+from bot.dashboard.web import db, load, no_store
 from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
 from bot.models import Channel, Cooperative, InboundMessage, Member, Order, OrderStatus, Role
@@ -51,10 +51,10 @@ class IdConverter(IntegerConverter):
 def overview():
     """Each open order with its progress bar, pace and projected finish."""
     viewer = g.viewer
-    cards = queries.open_orders(session=db(), query=viewer.orders_query(), now=now())
+    cards = queries.open_orders(session=db(), query=viewer.orders_query(), now=clock.now())
     day = None
     if viewer.is_coordinator:
-        day = queries.cooperative_day(session=db(), cooperative=viewer.cooperative, now=now())
+        day = queries.cooperative_day(session=db(), cooperative=viewer.cooperative, now=clock.now())
     return render_template("overview.html", cards=cards, summary=day)
 
 
@@ -66,7 +66,7 @@ def order(order_id: int):
 
 
 def _order_page(order: Order, *, errors: dict, form, status: int = 200):
-    card = queries.order_card(session=db(), order=order, now=now())
+    card = queries.order_card(session=db(), order=order, now=clock.now())
     daily = queries.all_daily_pieces(session=db(), order=order, today=card.today)
     chart = burn_up(start=clock.today(card.cooperative, order.created_at), due=order.due_date,
                     today=card.today, quantity=order.quantity, daily=daily)
@@ -125,10 +125,10 @@ def _members_page(*, errors: dict, form, status: int = 200):
     if viewer.is_coordinator:
         everyone = queries.cooperative_members(session=db(), cooperative=viewer.cooperative)
         groups = [(viewer.cooperative, queries.member_rows(session=db(), members=everyone,
-                                                           cooperative=viewer.cooperative, now=now()))]
+                                                           cooperative=viewer.cooperative, now=clock.now()))]
     else:
         groups = [
-            (coop, queries.member_rows(session=db(), members=people, cooperative=coop, now=now(),
+            (coop, queries.member_rows(session=db(), members=people, cooperative=coop, now=clock.now(),
                                        order_ids=order_ids))
             for coop, people, order_ids in queries.buyer_members(session=db(), buyer=viewer.buyer)
         ]
@@ -265,7 +265,7 @@ def record_for_her(message_id: int):
         errors["order"] = "record_order"
     if errors:
         return _messages_page(errors={message_id: errors}, status=400)
-    moment = now()
+    moment = clock.now()
     with unit_of_work(puntada().engine) as work:
         # Claim the message first: of a repeat (double click, back button, two coordinators) only one
         # records, and a message the bot understood (its pieces already counted) is never recorded again.
@@ -382,7 +382,7 @@ def _whole(text: str | None) -> int | None:
 
 def _month(text: str | None) -> tuple[date, bool]:
     """?month=2026-11 → the 1st of that month; else this month (and whether the value was bad)."""
-    this_month = clock.today(g.viewer.cooperative, now()).replace(day=1)
+    this_month = clock.today(g.viewer.cooperative, clock.now()).replace(day=1)
     if not text:
         return this_month, False
     found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text.strip())

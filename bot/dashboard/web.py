@@ -1,16 +1,14 @@
-"""What every dashboard request shares: its database session, its clock, the viewer."""
+"""What every dashboard request shares: its database session and the viewer."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import current_app, g
+from flask import g
 from sqlmodel import Session
 
 from bot import puntada
 from bot.dashboard.access import load_viewer
-from bot.models import utcnow
 
 
 def db() -> Session:
@@ -24,11 +22,6 @@ def close_db(_error=None) -> None:
     session = g.pop("db", None)
     if session is not None:
         session.close()
-
-
-def now() -> datetime:
-    """The moment pages are drawn at: the real clock, or DASHBOARD_NOW in tests and demos."""
-    return current_app.config.get("DASHBOARD_NOW") or utcnow()
 
 
 def load() -> None:
