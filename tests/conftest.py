@@ -18,6 +18,12 @@ from bot.migrate import fresh_database, upgrade
 from tests import factories
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+if "faketime" in os.environ.get("LD_PRELOAD", ""):
+    # Run under Debian's faketime (a moved wall clock for the whole run), libfaketime 0.9.10
+    # also moves CLOCK_MONOTONIC, and then every timed wait on a condition (threading.Event
+    # .wait(5), so APScheduler's loop) never returns. The processes the tests start keep
+    # the moved wall clock and the real monotonic one.
+    os.environ.setdefault("FAKETIME_DONT_FAKE_MONOTONIC", "1")
 BACKENDS = ["sqlite", "postgresql"]
 
 
