@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,13 +20,25 @@ from bot.migrate import fresh_database, upgrade
 from tests import factories
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-if "faketime" in os.environ.get("LD_PRELOAD", ""):
-    # Run under Debian's faketime (a moved wall clock for the whole run), libfaketime 0.9.10
-    # also moves CLOCK_MONOTONIC, and then every timed wait on a condition (threading.Event
-    # .wait(5), so APScheduler's loop) never returns. The processes the tests start keep
-    # the moved wall clock and the real monotonic one.
-    os.environ.setdefault("FAKETIME_DONT_FAKE_MONOTONIC", "1")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config) -> None:
+    """Under Debian's faketime, start the run again in a form Python's timers survive.
+
+    faketime moves the wall clock of the whole run, every process it starts included, which
+    is how a run on another day is tried. libfaketime 0.9.10 also moves CLOCK_MONOTONIC, and
+    then every timed wait on a lock or condition (threading.Event.wait(5), so APScheduler's
+    loop, Thread.join(3)) never returns. It reads FAKETIME_DONT_FAKE_MONOTONIC when a process
+    starts, so the run starts again with it, and with tests/faketime/ on PYTHONPATH, whose
+    sitecustomize mends the one call that setting breaks (time.sleep).
+    """
+    if "faketime" in os.environ.get("LD_PRELOAD", "") and "FAKETIME_DONT_FAKE_MONOTONIC" not in os.environ:
+        config.pluginmanager.getplugin("capturemanager").suspend_global_capture(in_=True)
+        mend = str(Path(__file__).parent / "faketime")
+        path = os.pathsep.join(filter(None, [mend, os.environ.get("PYTHONPATH", "")]))
+        env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTHONPATH": path}
+        os.execve(sys.executable, sys.orig_argv, env)
 
 
 @pytest.fixture(scope="session")
