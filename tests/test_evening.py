@@ -58,7 +58,8 @@ EVENING = [
     (LIDIA, '1,5',
      'Manda piezas enteras, por ejemplo: 20. No anoté nada.'),
     (LIDIA, 'ayuda',
-     'Manda cuantas piezas terminaste: 20 o A 20. Corregir: corregir 18. Anular: borrar. Tu total: total. Sin recordatorios: baja. English: idioma en'),
+     ('Manda cuantas piezas terminaste: 20 o A 20. Corregir: corregir 18. Anular: borrar. Tu '
+      'total: total. Sin recordatorios: baja. English: idioma en')),
     (LIDIA, 'hola',
      'No entendi. Manda cuantas piezas terminaste, por ejemplo: 20 o A 20. Tu total: total. Ayuda: ayuda'),
     (LIDIA, 'estado',
@@ -68,7 +69,8 @@ EVENING = [
     (WA_ELENA, 'total',
      'Elena, this month you have 10 pieces (today 10). Order A: 72/15,000 (0 %)'),
     (ELENA, 'help',
-     'Send how many pieces you finished: 20 or A 20. Correct: fix 18. Cancel: undo. Your total: total. No reminders: stop. Espanol: idioma es'),
+     ('Send how many pieces you finished: 20 or A 20. Correct: fix 18. Cancel: undo. Your total: '
+      'total. No reminders: stop. Espanol: idioma es')),
     (ELENA, '350',
      'Elena, are you sure it is 350 on A? Reply YES to record it or NO to cancel.'),
     (ELENA, 'si',
@@ -86,15 +88,21 @@ EVENING = [
     (JUANA, '20',
      '¿Para qué pedido? Manda la letra y el numero, por ejemplo: A 20. Pedidos: A, B, C. No anoté nada.'),
     (JUANA, 'ayuda',
-     'Coordinadora: resumen, faltan, aviso <texto>, nueva <telefono> <nombre>, anotar <nombre> <piezas>. Tus piezas: 20 o A 20. Ayuda: ayuda'),
+     ('Coordinadora: resumen, faltan, aviso <texto>, nueva <telefono> <nombre>, anotar <nombre> '
+      '<piezas>. Tus piezas: 20 o A 20. Ayuda: ayuda')),
     (JUANA, 'resumen',
-     'Resumen 26 nov. Hoy: 501 piezas. A: 447/15.000 (2 %), 607/dia necesario, ritmo 74/dia, fin 13 jul 2027, EN RIESGO. B: 12/1.000 (1 %), 59/dia necesario, ritmo 2/dia, fin 24 jun 2028, EN RIESGO. C: 42/40 (105 %), 0/dia necesario, ritmo 7/dia, completo. Sin reportar 2+ dias: 0.'),
+     ('Resumen 26 nov. Hoy: 501 piezas. A: 447/15.000 (2 %), 607/dia necesario, ritmo 74/dia, '
+      'fin 13 jul 2027, EN RIESGO. B: 12/1.000 (1 %), 59/dia necesario, ritmo 2/dia, fin 24 jun '
+      '2028, EN RIESGO. C: 42/40 (105 %), 0/dia necesario, ritmo 7/dia, completo. Sin reportar '
+      '2+ dias: 0.')),
     (EXPORTER_CONTACT, 'estado',
-     'Bartolina Sisa: A: 447/15.000 (2 %) blusas, entrega 23 dic, EN RIESGO. B: 12/1.000 (1 %) manteles, entrega 15 dic, EN RIESGO. C: 42/40 (105 %) manteles, entrega 15 dic.'),
+     ('Bartolina Sisa: A: 447/15.000 (2 %) blusas, entrega 23 dic, EN RIESGO. B: 12/1.000 (1 %) '
+      'manteles, entrega 15 dic, EN RIESGO. C: 42/40 (105 %) manteles, entrega 15 dic.')),
     (STRANGER, 'hola',
      'Hola. Tu numero no esta registrado en Bartolina Sisa. Pide a tu coordinadora que te registre.'),
     (ROSA, 'baja',
-     'Listo, ya no te mandaremos recordatorios ni avisos. Tus piezas se siguen anotando. Para volver manda ALTA.'),
+     ('Listo, ya no te mandaremos recordatorios ni avisos. Tus piezas se siguen anotando. Para '
+      'volver manda ALTA.')),
     (ROSA, '5',
      'Rosa, anoté 5 en el pedido A. Tu mes: 57. Pedido A: 452/15.000 (3 %)'),
 ]
