@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from bot import admin, clock, puntada, store
+from bot import admin, clock, puntada, statements, store
 from bot.channels import Console
 from bot.config import ConfigError
 from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
-from bot.models import Channel, Cooperative, Member, Order, OutboxStatus, Report, ReportStatus
+from bot.models import Channel, Cooperative, Member, Order, OutboxStatus, Report, ReportStatus, Source
 from bot.outbox import send_queued
 from bot.parsing import MAX_PIECES
 from bot.phones import BadPhone, address_for, mask, split_address, to_e164
@@ -264,15 +264,16 @@ def _record(*, session, phone, pieces, code, coop_name, at) -> tuple[str, str]:
         raise admin.Invalid("--pieces must be at least 1")
     found, cooperative = _member(session, phone, coop_name)
     moment = admin.parse_at(at, cooperative.timezone) if at else clock.now()
-    active = store.active_orders(session=session, cooperative_id=cooperative.id)
+    connection = session.connection()
+    orders = statements.active_orders(connection, cooperative_id=cooperative.id, member=found)
     wanted = code.strip().upper() if code else None
-    chosen = choose_order(wanted, active, store.assigned_orders(session=session, member=found))
+    chosen = choose_order(wanted, orders, [o for o in orders if o.mine])
     if isinstance(chosen, list):
         if wanted:
             raise admin.Invalid(f"{cooperative.name} has no active order {wanted}")
         raise admin.Invalid(f"--order is needed: one of {', '.join(chosen) or 'no active orders'}")
-    store.record_report(session=session, member=found, order=chosen, pieces=pieces, at=moment,
-                        local_date=clock.today(cooperative, moment), source="cli")
+    statements.record_report(connection, member=found, order=chosen, pieces=pieces, at=moment,
+                             day=clock.today(cooperative, moment), source=Source.CLI)
     return found.name, chosen.code
 
 

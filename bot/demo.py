@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot import admin, clock, store
-from bot.models import Channel, Role
+from bot import admin, clock, statements, store
+from bot.models import Channel, Role, Source
 from bot.progress import parse_working_days
 
 NAME = "Club de Madres Bartolina Sisa"
@@ -91,7 +91,7 @@ def _reports(session, cooperative, members, blouses, tablecloths, now) -> None:
             moment = datetime.combine(day, time(17 + chance.randint(0, 3), chance.randint(0, 59)))
             order = tablecloths if index < 4 and chance.random() < 0.4 else blouses
             pieces = chance.randint(6, 15) if order is tablecloths else chance.randint(25, 70)
-            store.record_report(
-                session=session, member=member, order=order, pieces=pieces,
-                at=moment.replace(tzinfo=zone), local_date=day, source="sms",
+            statements.record_report(
+                session.connection(), member=member, order=order, pieces=pieces,
+                at=moment.replace(tzinfo=zone), day=day, source=Source.SMS,
             )

@@ -6,15 +6,14 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 
-from sqlalchemy import Connection, Engine, select
-from sqlmodel import Session
+from sqlalchemy import Connection, Engine
 
 import handlers
-from bot import clock, flood, hotpath, store
+from bot import clock, flood, statements
 from bot.db import together
-from bot.models import Channel, Cooperative, InboundMessage
+from bot.models import Channel, Source
 from bot.parsing import parse
 from bot.phones import BadPhone, mask, split_address, to_e164
 from bot.render import render
@@ -34,46 +33,88 @@ class Inbound:
     at: datetime | None = None  # aware; None means now
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What the message's row records once it is answered."""
+
+    reply: str
+    intent: str
+    understood: bool
+    member_id: int | None
+
+
 def receive(engine: Engine, message: Inbound) -> str:
     """Record and answer one message, exactly once per MessageSid; returns the reply.
 
     One transaction: the MessageSid is claimed first (its unique index keeps the first of
-    two copies, even at the same moment), then the message is answered by the hot path
-    or, for everything it declines, by the handlers. On SQLite, messages arriving at the
-    same moment share the transaction (`bot.db.together`), each handled as if alone.
+    two copies, even at the same moment), then the sender is read (her row locked), her
+    message read and answered by the handler her role allows, and the answer stored with
+    the message. On SQLite, messages arriving at the same moment share the transaction
+    (`bot.db.together`), each handled as if alone.
     """
-    claimed, answer = together(engine, partial(_record, message=message))
-    if claimed is None:
+    answer = together(engine, partial(_receive, message=message))
+    if answer is None:
         # The same MessageSid again (Twilio retries, or two copies at once): answer as the
         # first was answered and record nothing.
         log.info("inbound %s repeated; first reply returned", message.sid)
-        return _earlier_reply(engine, message.sid) or ""
+        with engine.connect() as connection:
+            return statements.earlier_reply(connection, message.sid) or ""
     log.info("inbound %s from %s: %s", message.sid, mask(message.sender), answer.intent or "?")
     return answer.reply
 
 
-def _record(connection: Connection, *, message: Inbound):
-    """Claim and answer the message in the transaction of `connection`."""
+def _receive(connection: Connection, *, message: Inbound) -> Answer | None:
     sender, channel = split_address(message.sender)
     recipient, _ = split_address(message.recipient)
-    claimed = hotpath.claim(connection, sid=message.sid, sender=sender, recipient=recipient,
-                            channel=str(channel), body=clean(message.body), at=message.at or clock.now())
+    at = message.at or clock.now()
+    claimed = statements.claim(connection, sid=message.sid, sender=sender, recipient=recipient,
+                               channel=str(channel), body=clean(message.body), at=at)
     if claimed is None:
-        return None, None
-    answer = hotpath.answer(connection, claimed)
-    if answer is not None:
-        hotpath.finish(connection, claimed, answer)
-        return claimed, answer
-    return claimed, _answer_fully(connection, claimed.id)
+        return None
+    answer = _answer(connection, claimed, sender=sender, channel=channel, body=clean(message.body), at=at)
+    statements.finish(connection, claimed.id, member_id=answer.member_id, intent=answer.intent,
+                      understood=answer.understood, reply=answer.reply)
+    return answer
 
 
-def _answer_fully(connection: Connection, inbound_id: int) -> hotpath.Answer:
-    """Answer through the handlers, in the claim's transaction."""
-    with Session(bind=connection) as session:
-        row = session.get(InboundMessage, inbound_id)
-        row.reply = _answer(session, row)
-        session.flush()
-        return hotpath.Answer(row.reply, row.intent, row.understood, row.member_id)
+def _answer(connection: Connection, claimed, *, sender: str, channel: Channel, body: str,
+            at: datetime) -> Answer:
+    if claimed.cooperative_id is None:
+        return Answer(render("wrong_number", "es"), "wrong_number", False, None)
+    cooperative = statements.cooperative(connection, claimed.cooperative_id)
+    answer, name = _answer_sender(connection, claimed, cooperative, sender=sender, channel=channel,
+                                  body=body, at=at)
+    recent = statements.recent_messages(connection, sender=sender, cooperative_id=cooperative.id,
+                                        since=at - flood.WINDOW, at=at)
+    if recent > cooperative.flood_limit:
+        # A reply loop stops when we stop answering; what she reported is recorded all the same.
+        flood.alert(connection, cooperative=cooperative, sender=sender, at=at, count=recent, name=name)
+        return Answer("", answer.intent, answer.understood, answer.member_id)
+    return answer
+
+
+def _answer_sender(connection: Connection, claimed, cooperative, *, sender: str, channel: Channel,
+                   body: str, at: datetime) -> tuple[Answer, str]:
+    """The answer to a member or buyer contact of this cooperative, or to a stranger; her name."""
+    phone = _e164(sender, cooperative.country)
+    member = phone and statements.member(connection, cooperative_id=cooperative.id, phone=phone, lock=True)
+    contacts = [] if member or not phone else statements.contacts(connection, phone)
+    if not member and not contacts:
+        words = render("unknown_sender", cooperative.language, coop=cooperative.name)
+        return Answer(words, "unknown_sender", False, None), ""
+    if member and channel == Channel.WHATSAPP:
+        statements.set_member(connection, member.id, last_inbound_at=at)
+    context = handlers.Context(
+        connection=connection, cooperative=cooperative, member=member or None, contacts=contacts,
+        inbound=claimed, now=at, today=clock.today(cooperative, at),
+        source=Source.WHATSAPP if channel == Channel.WHATSAPP else Source.SMS,
+    )
+    intent = parse(body, [o.code for o in context.orders])
+    reply = handlers.dispatch(context, intent)
+    context.flush()
+    words = render(reply.template, reply.language or context.language(), **reply.values)
+    member_id, name = (member.id, member.name) if member else (None, "")
+    return Answer(words, str(reply.intent or intent.kind), reply.understood, member_id), name
 
 
 def clean(body: str) -> str:
@@ -82,61 +123,10 @@ def clean(body: str) -> str:
     return text[:MAX_BODY]
 
 
-def _earlier_reply(engine: Engine, sid: str) -> str | None:
-    with Session(engine) as session:
-        query = select(InboundMessage.reply).where(InboundMessage.message_sid == sid)
-        return session.scalars(query).first()
-
-
-def _answer(session: Session, row: InboundMessage) -> str:
-    cooperative = store.cooperative_by_number(session=session, number=row.recipient)
-    if cooperative is None:
-        row.intent, row.understood = "wrong_number", False
-        return render("wrong_number", "es")
-    row.cooperative_id = cooperative.id
-    reply, member = _answer_member(session, row, cooperative)
-    count = flood.recent(session=session, cooperative=cooperative, message=row)
-    if count > cooperative.flood_limit:
-        # A reply loop stops when we stop answering; what she reported is recorded all the same.
-        name = member.name if member else ""
-        flood.alert(session=session, cooperative=cooperative, message=row, count=count, name=name)
-        return ""
-    return reply
-
-
-def _answer_member(session: Session, row: InboundMessage, cooperative: Cooperative):
-    phone = _phone(row.sender, cooperative)
-    with session.no_autoflush:  # the row's cooperative and sender go out in one UPDATE, later
-        member = phone and store.member_by_phone(
-            session=session, cooperative_id=cooperative.id, phone=phone, lock=True
-        )
-        contacts = [] if member or not phone else store.contacts_by_phone(session=session, phone=phone)
-    if not member and not contacts:
-        row.intent, row.understood = "unknown_sender", False
-        return render("unknown_sender", cooperative.language, coop=cooperative.name), None
-    if member:
-        row.member_id = member.id
-        if row.channel == Channel.WHATSAPP:
-            member.last_inbound_at = row.received_at
-    context = handlers.Context(
-        session=session,
-        cooperative=cooperative,
-        member=member or None,
-        contacts=contacts,
-        inbound=row,
-        now=row.received_at,
-        today=clock.today(cooperative, row.received_at),
-    )
-    intent = parse(row.body, [o.code for o in context.active_orders()])
-    reply = handlers.dispatch(context, intent)
-    row.intent = str(reply.intent or intent.kind)
-    row.understood = reply.understood
-    return render(reply.template, context.language(), **reply.values), member or None
-
-
-def _phone(sender: str, cooperative: Cooperative) -> str:
+@lru_cache(maxsize=65536)
+def _e164(sender: str, country: str) -> str:
+    """Twilio's From as stored in member.phone ('' when it is not a phone number)."""
     try:
-        return to_e164(sender, cooperative.country)
+        return to_e164(sender, country)
     except BadPhone:
         return ""
-

@@ -22,6 +22,16 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
 
 
+class Source(StrEnum):
+    """Where a report came from: her own SMS or WhatsApp, or someone recording it for her."""
+
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    COORDINATOR = "coordinator"  # a coordinator's `anotar` by SMS
+    DASHBOARD = "dashboard"  # "record for her" in the dashboard
+    CLI = "cli"  # `puntada report add`
+
+
 class ReportStatus(StrEnum):
     ACCEPTED = "accepted"
     HELD = "held"  # above the plausibility limit, waiting for her "si"
@@ -160,7 +170,7 @@ class Report(SQLModel, table=True):
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id", index=True)
     recorded_by_id: int | None = Field(default=None, foreign_key="member.id")
     replaces_id: int | None = Field(default=None, foreign_key="report.id")
-    source: str = Field(default="sms", max_length=12)  # sms, whatsapp, coordinator, cli
+    source: str = Field(default=Source.SMS, max_length=12)  # a Source
 
 
 class Outbox(SQLModel, table=True):

@@ -6,11 +6,11 @@ each go out once, whatever runs twice.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlmodel import Session
 
 from bot import outbox
-from bot.models import BuyerContact, Cooperative, Member, Order, Role
+from bot.models import BuyerContact, Cooperative, Member, Role
 from bot.render import render
 
 MILESTONES = (25, 50, 75, 100)
@@ -21,14 +21,16 @@ def crossed(before: int, after: int, quantity: int) -> list[int]:
     return [p for p in MILESTONES if before * 100 < p * quantity <= after * 100]
 
 
-def progress_changed(*, session: Session, order: Order, before: int, after: int) -> None:
+def progress_changed(db: Session | Connection, *, order, before: int, after: int) -> None:
     """Queue the milestone and completion notices that `before` → `after` crosses."""
     if after <= before or order.quantity <= 0:
         return
     passed = crossed(before, after, order.quantity)
     if not passed:
         return
-    cooperative = session.get(Cooperative, order.cooperative_id)
+    session = outbox.connection_of(db)
+    cooperative = session.execute(
+        select(Cooperative.__table__).where(Cooperative.id == order.cooperative_id)).one()
     values = {"coop": cooperative.name, "code": order.code, "item": order.item,
               "done": after, "qty": order.quantity}
     for coordinator in coordinators(session=session, cooperative_id=cooperative.id):
@@ -47,20 +49,20 @@ def progress_changed(*, session: Session, order: Order, before: int, after: int)
             )
 
 
-def coordinators(*, session: Session, cooperative_id: int) -> list[Member]:
-    """The cooperative's active coordinators who take notices."""
-    query = select(Member).where(
-        Member.cooperative_id == cooperative_id,
-        Member.role == Role.COORDINATOR,
-        Member.active,
-        Member.opted_out.is_(False),
+def coordinators(*, session: Session | Connection, cooperative_id: int) -> list:
+    """The cooperative's active coordinators who take notices (rows: phone, language, channel …)."""
+    table = Member.__table__
+    query = select(table).where(
+        table.c.cooperative_id == cooperative_id,
+        table.c.role == Role.COORDINATOR,
+        table.c.active,
+        table.c.opted_out.is_(False),
     )
-    return list(session.scalars(query.order_by(Member.id)))
+    return list(outbox.connection_of(session).execute(query.order_by(table.c.id)))
 
 
-def buyer_contacts(*, session: Session, buyer_id: int) -> list[BuyerContact]:
-    """A buyer's contacts who take notices."""
-    query = select(BuyerContact).where(
-        BuyerContact.buyer_id == buyer_id, BuyerContact.opted_out.is_(False)
-    )
-    return list(session.scalars(query.order_by(BuyerContact.id)))
+def buyer_contacts(*, session: Session | Connection, buyer_id: int) -> list:
+    """A buyer's contacts who take notices (rows: phone, language …)."""
+    table = BuyerContact.__table__
+    query = select(table).where(table.c.buyer_id == buyer_id, table.c.opted_out.is_(False))
+    return list(outbox.connection_of(session).execute(query.order_by(table.c.id)))

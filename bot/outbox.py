@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -18,9 +18,15 @@ from bot.render import render
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
+def connection_of(db: Session | Connection) -> Connection:
+    """The connection under an ORM session, or the connection itself: notices are queued from
+    both (the handlers answer on a Core connection, the jobs and pages in a session)."""
+    return db if isinstance(db, Connection) else db.connection()
+
+
 def queue(
     *,
-    session: Session,
+    session: Session | Connection,
     key: str,
     recipient: str,
     body: str,
@@ -34,7 +40,8 @@ def queue(
     `variables` are the values of the WhatsApp template for this kind of message, used
     when the message must go out as a template (outside WhatsApp's 24-hour window).
     """
-    insert = _INSERTS[session.get_bind().dialect.name](Outbox)
+    connection = connection_of(session)
+    insert = _INSERTS[connection.dialect.name](Outbox)
     statement = insert.values(
         key=key,
         cooperative_id=cooperative_id,
@@ -48,10 +55,10 @@ def queue(
         fell_back=False,
         created_at=clock.now(),
     ).on_conflict_do_nothing(index_elements=["key"])
-    return session.execute(statement.returning(Outbox.id)).first() is not None
+    return connection.execute(statement.returning(Outbox.id)).first() is not None
 
 
-def queue_many(*, session: Session, rows: list[dict]) -> int:
+def queue_many(*, session: Session | Connection, rows: list[dict]) -> int:
     """Queue many messages in one statement; returns how many keys were new."""
     if not rows:
         return 0
@@ -66,17 +73,18 @@ def queue_many(*, session: Session, rows: list[dict]) -> int:
     # One statement compiled once and executed for many rows (SQLAlchemy batches them as
     # "insertmanyvalues"); building a VALUES list of 10,000 rows cost more than the insert.
     table = Outbox.__table__
+    connection = connection_of(session)
     statement = (
-        _INSERTS[session.get_bind().dialect.name](table)
+        _INSERTS[connection.dialect.name](table)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(table.c.id)
     )
-    return len(session.connection().execute(statement, values).all())
+    return len(connection.execute(statement, values).all())
 
 
 def queue_for_member(
     *,
-    session: Session,
+    session: Session | Connection,
     member: Member,
     key: str,
     kind: str,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from bot import notices
 from bot.models import (
     Assignment,
     BuyerContact,
@@ -112,99 +111,6 @@ def assign(*, session: Session, order: Order, member_ids: Iterable[int]) -> None
     session.flush()
 
 
-def record_report(
-    *,
-    session: Session,
-    member: Member,
-    order: Order,
-    pieces: int,
-    at: datetime,
-    local_date: date,
-    status: ReportStatus = ReportStatus.ACCEPTED,
-    inbound_id: int | None = None,
-    source: str = "sms",
-    recorded_by_id: int | None = None,
-    replaces_id: int | None = None,
-) -> Report:
-    """Store a report; an accepted one adds to the order's running total at once."""
-    report = Report(
-        cooperative_id=member.cooperative_id,
-        member_id=member.id,
-        order_id=order.id,
-        pieces=pieces,
-        status=status,
-        at=at,
-        local_date=local_date,
-        inbound_id=inbound_id,
-        source=source,
-        recorded_by_id=recorded_by_id,
-        replaces_id=replaces_id,
-    )
-    session.add(report)
-    session.flush()
-    if status == ReportStatus.ACCEPTED:
-        _add_to_order(session, order, pieces)
-    return report
-
-
-def accept(*, session: Session, report: Report, order: Order) -> bool:
-    """Accept a held report (her "si"), cancelling the report it corrects, if any."""
-    if not _move(session, report, ReportStatus.HELD, ReportStatus.ACCEPTED):
-        return False
-    if report.replaces_id is not None:
-        replaced = session.get(Report, report.replaces_id)
-        if replaced is not None:
-            cancel(session=session, report=replaced, order=session.get(Order, replaced.order_id))
-    _add_to_order(session, order, report.pieces)
-    return True
-
-
-def cancel(*, session: Session, report: Report, order: Order) -> bool:
-    """Cancel a report; an accepted one leaves the order's running total."""
-    for status in (ReportStatus.ACCEPTED, ReportStatus.HELD):
-        if _move(session, report, status, ReportStatus.CANCELLED):
-            if status == ReportStatus.ACCEPTED:
-                _add_to_order(session, order, -report.pieces)
-            return True
-    return False
-
-
-def _move(session: Session, report: Report, old: ReportStatus, new: ReportStatus) -> bool:
-    # Conditional on the status it had: of two transactions moving the same report, one
-    # moves it and the other sees that nothing changed, so the total moves once.
-    session.flush()
-    statement = (
-        update(Report)
-        .where(Report.id == report.id, Report.status == old)
-        .values(status=new)
-        .returning(Report.id)
-        .execution_options(synchronize_session=False)
-    )
-    moved = session.execute(statement).first() is not None
-    session.refresh(report, ["status"])
-    return moved
-
-
-def _add_to_order(session: Session, order: Order, pieces: int) -> None:
-    # One atomic UPDATE: concurrent reports on the same order never lose each other's pieces.
-    statement = (
-        update(Order).where(Order.id == order.id).values(done=Order.done + pieces)
-    ).returning(Order.done)
-    order.done = session.execute(statement).scalar_one()
-    # Milestones and completion go out in this same transaction, or not at all.
-    notices.progress_changed(session=session, order=order, before=order.done - pieces, after=order.done)
-
-
-def latest_report(
-    *, session: Session, member: Member, status: ReportStatus, order_id: int | None = None
-) -> Report | None:
-    """Her most recent report with this status (on one order, when given)."""
-    query = select(Report).where(Report.member_id == member.id, Report.status == status)
-    if order_id is not None:
-        query = query.where(Report.order_id == order_id)
-    return session.scalars(query.order_by(Report.at.desc(), Report.id.desc()).limit(1)).first()
-
-
 def pieces_between(*, session: Session, member_id: int, first: date, last: date) -> int:
     """Her accepted pieces from day `first` to day `last`, both included."""
     query = select(func.coalesce(func.sum(Report.pieces), 0)).where(
@@ -259,15 +165,3 @@ def pieces_on(*, session: Session, cooperative_id: int, day: date) -> int:
         Report.local_date == day,
     )
     return int(session.execute(query).scalar_one())
-
-
-def held_with(*, session: Session, report: Report) -> list[Report]:
-    """The held reports that came in the same message as `report`."""
-    if report.inbound_id is None:
-        return [report]
-    query = select(Report).where(
-        Report.member_id == report.member_id,
-        Report.inbound_id == report.inbound_id,
-        Report.status == ReportStatus.HELD,
-    )
-    return list(session.scalars(query.order_by(Report.id)))

@@ -9,13 +9,9 @@ from handlers.context import Context, Reply, progress, puzzled, reply, standing
 def status(context: Context, intent: Intent) -> Reply:
     """Progress of this buyer's active orders at the cooperative written to."""
     buyer_ids = {contact.buyer_id for contact in context.contacts}
-    lines = []
-    for order in context.active_orders():
-        if order.buyer_id not in buyer_ids:
-            continue
-        at_risk = standing(context, order).at_risk
-        lines.append({**progress(order), "item": order.item, "due": order.due_date,
-                      "at_risk": at_risk})
+    lines = [{**progress(order), "item": order.item, "due": order.due_date,
+              "at_risk": standing(context, order).at_risk}
+             for order in context.orders if order.buyer_id in buyer_ids]
     return reply("buyer_status", coop=context.cooperative.name, orders=lines, today=context.today)
 
 

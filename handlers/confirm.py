@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from bot import store
+from bot import statements
 from bot.parsing import Intent
 from handlers.context import Context, Reply, first_name, puzzled, reply
-from handlers.report import accept_held, held_reports
+from handlers.report import accept_held
 
 
 def confirm(context: Context, intent: Intent) -> Reply:
     """Accept the large report she was asked about."""
-    held = held_reports(context, context.member)
+    held = context.held_reports(context.member)
     if not held:
         return puzzled("nothing_to_confirm")
     return accept_held(context, context.member, held)
@@ -18,11 +18,9 @@ def confirm(context: Context, intent: Intent) -> Reply:
 
 def reject(context: Context, intent: Intent) -> Reply:
     """Drop the large report she was asked about."""
-    held = held_reports(context, context.member)
+    held = context.held_reports(context.member)
     if not held:
         return puzzled("nothing_to_confirm")
     for report in held:
-        store.cancel(
-            session=context.session, report=report, order=context.order_of(report)
-        )
+        statements.cancel(context.connection, report, context.order_of(report))
     return reply("rejected", name=first_name(context.member), pieces=sum(r.pieces for r in held))

@@ -6,8 +6,8 @@ import unicodedata
 
 from rapidfuzz import fuzz, process
 
-from bot import outbox, overview, store
-from bot.models import Channel, Member, ReportStatus, Role
+from bot import outbox, overview, statements, store
+from bot.models import Channel, Member, Role, Source
 from bot.parsing import Intent
 from bot.phones import BadPhone, to_e164
 from handlers.context import Context, Reply, first_name, progress, puzzled, reply, standing
@@ -24,7 +24,7 @@ def help(context: Context, intent: Intent) -> Reply:
 
 def summary(context: Context, intent: Intent) -> Reply:
     """Progress and pace per active order, pieces today, silent members."""
-    orders = context.active_orders()
+    orders = context.orders
     silent = overview.silent_members(
         session=context.session, cooperative=context.cooperative, orders=orders, today=context.today
     )
@@ -41,7 +41,7 @@ def missing(context: Context, intent: Intent) -> Reply:
         session=context.session, cooperative_id=context.cooperative.id, day=context.today
     )
     working = overview.working_members(
-        session=context.session, cooperative=context.cooperative, orders=context.active_orders()
+        session=context.session, cooperative=context.cooperative, orders=context.orders
     )
     names = [m.name for m in working if m.id not in reported]
     return reply("missing", names=names[:MAX_NAMES], more=max(len(names) - MAX_NAMES, 0),
@@ -107,33 +107,23 @@ def record(context: Context, intent: Intent) -> Reply:
     found = find_member(context, intent.text)
     if isinstance(found, Reply):
         return found
-    assigned = store.assigned_orders(session=context.session, member=found)
+    her = statements.member(context.connection, cooperative_id=context.cooperative.id, phone=found.phone)
+    assigned = statements.active_orders(context.connection, cooperative_id=context.cooperative.id, member=her)
     chosen = []
     for item in intent.items:
-        order = choose_order(item.code, context.active_orders(), assigned)
+        order = choose_order(item.code, context.orders, [o for o in assigned if o.mine])
         if isinstance(order, list):
             if not order:
                 return puzzled("no_orders")
             return puzzled("which_order_for", name=found.name, codes=order, pieces=item.pieces)
         chosen.append((item.pieces, order))
     for pieces, order in chosen:
-        store.record_report(
-            session=context.session,
-            member=found,
-            order=order,
-            pieces=pieces,
-            at=context.now,
-            local_date=context.today,
-            status=ReportStatus.ACCEPTED,
-            inbound_id=context.inbound.id if context.inbound else None,
-            source="coordinator",
-            recorded_by_id=context.member.id,
-        )
+        context.record(her, order, pieces, source=Source.COORDINATOR, recorded_by_id=context.member.id)
     return reply(
         "recorded_for",
         name=found.name,
         items=[{"pieces": pieces, **progress(order)} for pieces, order in chosen],
-        month=context.month_total(found),
+        month=context.month_total(her),
     )
 
 

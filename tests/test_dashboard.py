@@ -531,7 +531,7 @@ def test_juana_records_for_rosa_what_the_bot_did_not_understand(dash, client, en
     with Session(engine) as session:
         report = session.scalars(select(Report)).one()
     assert (report.member_id, report.pieces, report.source, report.recorded_by_id, report.inbound_id) == (
-        club.rosa.id, 35, "coordinator", club.coordinator.id, message.id)
+        club.rosa.id, 35, "dashboard", club.coordinator.id, message.id)
     assert f.done(engine, 1) == 35 and f.inbound(engine, "SM" + "1" * 32).handled is True
     page = text_of(client.get("/messages").text)
     assert "Se anotaron 35 piezas para Rosa Mamani en el pedido A." in page

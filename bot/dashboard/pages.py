@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from sqlalchemy import select, update
 from werkzeug.routing import IntegerConverter
 
-from bot import admin, clock, puntada, store
+from bot import admin, clock, puntada, statements, store
 from bot.dashboard import queries
 from bot.dashboard.access import coordinators_only, signed_in, visible_order
 from bot.dashboard.chart import burn_up
@@ -21,7 +21,7 @@ from bot.dashboard.reasons import Reason, reason
 from bot.dashboard.web import db, load, no_store
 from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
-from bot.models import Channel, Cooperative, InboundMessage, Member, Order, OrderStatus, Role
+from bot.models import Channel, Cooperative, InboundMessage, Member, Order, OrderStatus, Role, Source
 from bot.parsing import MAX_PIECES
 from bot.phones import address_for
 
@@ -278,10 +278,11 @@ def record_for_her(message_id: int):
             .execution_options(synchronize_session=False)
         ).first()
         if claimed is not None:
-            store.record_report(
-                session=work, member=work.get(Member, member.id), order=work.get(Order, order_id),
-                pieces=pieces, at=moment, local_date=clock.today(cooperative, moment),
-                inbound_id=message.id, source="coordinator", recorded_by_id=g.viewer.member.id,
+            connection = work.connection()
+            statements.record_report(
+                connection, member=member, order=statements.order(connection, order_id), pieces=pieces,
+                at=moment, day=clock.today(cooperative, moment), source=Source.DASHBOARD,
+                inbound_id=message.id, recorded_by_id=g.viewer.member.id,
             )
     if claimed is None:
         flash(("flash.already_handled", {}), "error")

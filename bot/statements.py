@@ -1,0 +1,328 @@
+"""The SQL a message costs, as SQLAlchemy Core statements; every row is read by name.
+
+One inbound message is claimed, its sender and her orders are read, her reports are written
+and the orders' running totals moved, her totals read back and the answer stored: each of
+those is a statement here, and nowhere else. The handlers use them through their Context;
+`puntada report add`, the coordinator's `anotar` and the dashboard's "record for her"
+write their reports with `record_report` too, so a report is written one way only.
+
+Statements are built once; SQLAlchemy compiles each once per dialect and keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+
+from bot import notices
+from bot.models import (
+    Assignment,
+    BuyerContact,
+    Cooperative,
+    InboundMessage,
+    Member,
+    Order,
+    OrderStatus,
+    Report,
+    ReportStatus,
+    Role,
+    Source,
+)
+
+cooperatives = Cooperative.__table__
+members = Member.__table__
+contacts_table = BuyerContact.__table__
+orders_table = Order.__table__
+assignments = Assignment.__table__
+inbound = InboundMessage.__table__
+reports = Report.__table__
+
+# The cooperative a message was sent to, by its SMS or WhatsApp number.
+_COOPERATIVE_BY_NUMBER = (
+    select(cooperatives.c.id)
+    .where(or_(cooperatives.c.sms_number == bindparam("recipient"),
+               cooperatives.c.whatsapp_number == bindparam("recipient")))
+    .order_by(cooperatives.c.id)
+    .limit(1)
+    .scalar_subquery()
+)
+
+
+def _claim(insert):
+    return (
+        insert(inbound)
+        .values(message_sid=bindparam("sid"), cooperative_id=_COOPERATIVE_BY_NUMBER,
+                sender=bindparam("sender"), recipient=bindparam("recipient"),
+                channel=bindparam("channel"), body=bindparam("body"), intent="", understood=True,
+                handled=False, reply="", received_at=bindparam("at"))
+        .on_conflict_do_nothing(index_elements=["message_sid"])
+        .returning(inbound.c.id, inbound.c.cooperative_id, inbound.c.message_sid)
+    )
+
+
+_CLAIM = {"sqlite": _claim(sqlite.insert), "postgresql": _claim(postgresql.insert)}
+_COOPERATIVE = select(cooperatives).where(cooperatives.c.id == bindparam("id"))
+_MEMBER = select(members).where(members.c.cooperative_id == bindparam("cooperative_id"),
+                                members.c.phone == bindparam("phone"))
+_MEMBER_LOCKED = _MEMBER.with_for_update()
+_CONTACTS = select(contacts_table).where(contacts_table.c.phone == bindparam("phone")).order_by(
+    contacts_table.c.id)
+_MINE = or_(
+    and_(orders_table.c.assign_all, bindparam("embroiderer")),
+    exists().where(assignments.c.order_id == orders_table.c.id,
+                   assignments.c.member_id == bindparam("member_id")),
+)
+_ORDERS = (
+    select(orders_table, _MINE.label("mine"))
+    .where(orders_table.c.cooperative_id == bindparam("cooperative_id"),
+           orders_table.c.status == OrderStatus.ACTIVE)
+    .order_by(orders_table.c.code)
+)
+_ORDERS_NOBODY = (
+    select(orders_table, literal(False).label("mine"))
+    .where(orders_table.c.cooperative_id == bindparam("cooperative_id"),
+           orders_table.c.status == OrderStatus.ACTIVE)
+    .order_by(orders_table.c.code)
+)
+_ORDER = select(orders_table, literal(False).label("mine")).where(orders_table.c.id == bindparam("id"))
+_INSERT_REPORT = reports.insert().returning(reports.c.id)
+_ADD = (update(orders_table).where(orders_table.c.id == bindparam("order_id"))
+        .values(done=orders_table.c.done + bindparam("pieces")).returning(orders_table.c.done))
+_MOVE = (update(reports).where(reports.c.id == bindparam("report_id"), reports.c.status == bindparam("old"))
+         .values(status=bindparam("new")).returning(reports.c.id))
+_LATEST = (select(reports).where(reports.c.member_id == bindparam("member_id"),
+                                 reports.c.status == bindparam("status"))
+           .order_by(reports.c.at.desc(), reports.c.id.desc()).limit(1))
+_LATEST_ON = _LATEST.where(reports.c.order_id == bindparam("order_id"))
+_HELD_WITH = (select(reports).where(reports.c.member_id == bindparam("member_id"),
+                                    reports.c.inbound_id == bindparam("inbound_id"),
+                                    reports.c.status == ReportStatus.HELD).order_by(reports.c.id))
+_REPORT = select(reports).where(reports.c.id == bindparam("id"))
+
+
+def _pieces_between(first: str, last: str):
+    return (select(func.coalesce(func.sum(reports.c.pieces), 0))
+            .where(reports.c.member_id == bindparam("member_id"),
+                   reports.c.status == ReportStatus.ACCEPTED,
+                   reports.c.local_date >= bindparam(first), reports.c.local_date <= bindparam(last))
+            .scalar_subquery())
+
+
+# Her month's and today's pieces, read from one covering index (ix_report_member_status_day).
+_TOTALS = select(_pieces_between("first", "today").label("month"),
+                 _pieces_between("today", "today").label("today"))
+_RECENT = (select(func.count()).select_from(inbound)
+           .where(inbound.c.received_at > bindparam("since"), inbound.c.received_at <= bindparam("at"),
+                  inbound.c.sender == bindparam("sender"),
+                  inbound.c.cooperative_id == bindparam("cooperative_id")))
+_FINISH = (update(inbound).where(inbound.c.id == bindparam("inbound_id"))
+           .values(member_id=bindparam("member_id"), intent=bindparam("intent"),
+                   understood=bindparam("understood"), reply=bindparam("reply")))
+_REPLY = select(inbound.c.reply).where(inbound.c.message_sid == bindparam("sid"))
+
+
+# --- the message ------------------------------------------------------------------------
+
+
+def claim(connection: Connection, *, sid: str, sender: str, recipient: str, channel: str, body: str,
+          at: datetime) -> Row | None:
+    """Store the message unless its MessageSid is stored already (then None): (id, cooperative_id,
+    message_sid)."""
+    statement = _CLAIM[connection.dialect.name]
+    return connection.execute(statement, {"sid": sid, "sender": sender, "recipient": recipient,
+                                          "channel": channel, "body": body, "at": at}).first()
+
+
+def finish(connection: Connection, inbound_id: int, *, member_id: int | None, intent: str,
+           understood: bool, reply: str) -> None:
+    """Store what the bot made of the message and what it answered."""
+    connection.execute(_FINISH, {"inbound_id": inbound_id, "member_id": member_id, "intent": intent,
+                                 "understood": understood, "reply": reply})
+
+
+def earlier_reply(connection: Connection, sid: str) -> str | None:
+    """The reply stored with this MessageSid."""
+    return connection.execute(_REPLY, {"sid": sid}).scalar()
+
+
+def recent_messages(connection: Connection, *, sender: str, cooperative_id: int, since: datetime,
+                    at: datetime) -> int:
+    """How many messages this sender sent this cooperative after `since`, up to `at`."""
+    return connection.execute(_RECENT, {"sender": sender, "cooperative_id": cooperative_id,
+                                        "since": since, "at": at}).scalar_one()
+
+
+# --- who wrote, and her orders ------------------------------------------------------------
+
+
+def cooperative(connection: Connection, cooperative_id: int) -> Row:
+    """The cooperative's row."""
+    return connection.execute(_COOPERATIVE, {"id": cooperative_id}).one()
+
+
+def member(connection: Connection, *, cooperative_id: int, phone: str, lock: bool = False) -> Row | None:
+    """The member of this cooperative with this E.164 phone.
+
+    With `lock` her row stays locked to the end of the transaction, so that two of her
+    messages at once ("si" sent twice) are answered one after the other (on SQLite the
+    single writer already does this).
+    """
+    statement = _MEMBER_LOCKED if lock and connection.dialect.name == "postgresql" else _MEMBER
+    return connection.execute(statement, {"cooperative_id": cooperative_id, "phone": phone}).first()
+
+
+def contacts(connection: Connection, phone: str) -> list[Row]:
+    """Every buyer contact registered with this E.164 phone."""
+    return list(connection.execute(_CONTACTS, {"phone": phone}))
+
+
+def set_member(connection: Connection, member_id: int, **values) -> None:
+    """Change some of a member's fields (opted_out, language, last_inbound_at)."""
+    connection.execute(update(members).where(members.c.id == member_id).values(**values))
+
+
+def set_contacts(connection: Connection, contact_ids: Sequence[int], **values) -> None:
+    """Change some of these buyer contacts' fields (opted_out, language)."""
+    connection.execute(update(contacts_table).where(contacts_table.c.id.in_(contact_ids)).values(**values))
+
+
+@dataclass
+class OrderLine:
+    """An order as a message sees it: its row, whether she works on it, its total as it moves."""
+
+    id: int
+    cooperative_id: int
+    buyer_id: int
+    code: str
+    item: str
+    quantity: int
+    due_date: date
+    piece_rate: Decimal | None
+    assign_all: bool
+    status: str
+    done: int
+    created_at: datetime
+    closed_at: datetime | None
+    mine: bool = False  # assigned to her, directly or (embroiderers) as an order for all
+
+
+def active_orders(connection: Connection, *, cooperative_id: int, member=None) -> list[OrderLine]:
+    """The cooperative's active orders by code, each saying whether `member` works on it."""
+    if member is None:
+        rows = connection.execute(_ORDERS_NOBODY, {"cooperative_id": cooperative_id})
+    else:
+        rows = connection.execute(_ORDERS, {"cooperative_id": cooperative_id, "member_id": member.id,
+                                            "embroiderer": member.role == Role.EMBROIDERER})
+    return [OrderLine(**row._mapping) for row in rows]
+
+
+def order(connection: Connection, order_id: int) -> OrderLine:
+    """Any order, active or closed, by id."""
+    return OrderLine(**connection.execute(_ORDER, {"id": order_id}).one()._mapping)
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+def totals(connection: Connection, *, member_id: int, first: date, today: date) -> Row:
+    """Her accepted pieces from `first` to `today`, and today's: (month, today)."""
+    return connection.execute(_TOTALS, {"member_id": member_id, "first": first, "today": today}).one()
+
+
+def pieces_between(connection: Connection, *, member_id: int, first: date, last: date) -> int:
+    """Her accepted pieces from day `first` to day `last`, both included."""
+    return totals(connection, member_id=member_id, first=first, today=last).month
+
+
+def latest_report(connection: Connection, *, member_id: int, status: str, order_id: int | None = None
+                  ) -> Row | None:
+    """Her most recent report with this status (on one order, when given)."""
+    if order_id is None:
+        return connection.execute(_LATEST, {"member_id": member_id, "status": status}).first()
+    return connection.execute(_LATEST_ON, {"member_id": member_id, "status": status,
+                                           "order_id": order_id}).first()
+
+
+def held_with(connection: Connection, report: Row) -> list[Row]:
+    """The held reports that came in the same message as `report`."""
+    if report.inbound_id is None:
+        return [report]
+    return list(connection.execute(_HELD_WITH, {"member_id": report.member_id,
+                                                "inbound_id": report.inbound_id}))
+
+
+def report_by_id(connection: Connection, report_id: int) -> Row:
+    """One report, as it is now."""
+    return connection.execute(_REPORT, {"id": report_id}).one()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    report_id: int
+    done: int  # the order's running total afterwards
+
+
+def record_report(connection: Connection, *, member, order: OrderLine, pieces: int, at: datetime,
+                  day: date, source: Source, status: str = ReportStatus.ACCEPTED,
+                  inbound_id: int | None = None, recorded_by_id: int | None = None,
+                  replaces_id: int | None = None) -> Recorded:
+    """Store a report; an accepted one adds to the order's running total (and queues the
+    milestones and completion it crosses) in the same transaction."""
+    report_id = connection.execute(_INSERT_REPORT, {
+        "cooperative_id": member.cooperative_id, "member_id": member.id, "order_id": order.id,
+        "pieces": pieces, "status": status, "at": at, "local_date": day, "inbound_id": inbound_id,
+        "recorded_by_id": recorded_by_id, "replaces_id": replaces_id, "source": source,
+    }).scalar_one()
+    if status == ReportStatus.ACCEPTED:
+        add_to_order(connection, order, pieces)
+    return Recorded(report_id, order.done)
+
+
+def add_to_order(connection: Connection, order: OrderLine, pieces: int) -> None:
+    """Move the order's running total by `pieces` in one atomic UPDATE (concurrent reports never
+    lose each other's pieces); milestones and completion go out in this transaction or not at all."""
+    order.done = connection.execute(_ADD, {"order_id": order.id, "pieces": pieces}).scalar_one()
+    notices.progress_changed(connection, order=order, before=order.done - pieces, after=order.done)
+
+
+def move(connection: Connection, report_id: int, old: str, new: str) -> bool:
+    """Change a report's status only from the status it had: of two transactions moving the
+    same report, one moves it and the other sees nothing changed, so a total moves once."""
+    moved = connection.execute(_MOVE, {"report_id": report_id, "old": old, "new": new}).first()
+    return moved is not None
+
+
+def cancel(connection: Connection, report: Row, order: OrderLine) -> bool:
+    """Cancel a report; an accepted one leaves the order's running total."""
+    for status in (ReportStatus.ACCEPTED, ReportStatus.HELD):
+        if move(connection, report.id, status, ReportStatus.CANCELLED):
+            if status == ReportStatus.ACCEPTED:
+                add_to_order(connection, order, -report.pieces)
+            return True
+    return False
+
+
+def accept(connection: Connection, report: Row, order: OrderLine) -> bool:
+    """Accept a held report (her "si"), cancelling the report it corrects (on the same order)."""
+    if not move(connection, report.id, ReportStatus.HELD, ReportStatus.ACCEPTED):
+        return False
+    if report.replaces_id is not None:
+        cancel(connection, report_by_id(connection, report.replaces_id), order)
+    add_to_order(connection, order, report.pieces)
+    return True
