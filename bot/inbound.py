@@ -81,14 +81,14 @@ def _answer(connection: Connection, claimed, *, sender: str, channel: Channel, b
             at: datetime) -> Answer:
     if claimed.cooperative_id is None:
         return Answer(render("wrong_number", "es"), "wrong_number", False, None)
-    cooperative = statements.cooperative(connection, claimed.cooperative_id)
+    cooperative = statements.cooperative(connection, claimed.cooperative_id, sender=sender,
+                                         since=at - flood.WINDOW, at=at)
     answer, name = _answer_sender(connection, claimed, cooperative, sender=sender, channel=channel,
                                   body=body, at=at)
-    recent = statements.recent_messages(connection, sender=sender, cooperative_id=cooperative.id,
-                                        since=at - flood.WINDOW, at=at)
-    if recent > cooperative.flood_limit:
+    if cooperative.recent > cooperative.flood_limit:
         # A reply loop stops when we stop answering; what she reported is recorded all the same.
-        flood.alert(connection, cooperative=cooperative, sender=sender, at=at, count=recent, name=name)
+        flood.alert(connection, cooperative=cooperative, sender=sender, at=at, count=cooperative.recent,
+                    name=name)
         return Answer("", answer.intent, answer.understood, answer.member_id)
     return answer
 
@@ -103,7 +103,7 @@ def _answer_sender(connection: Connection, claimed, cooperative, *, sender: str,
         words = render("unknown_sender", cooperative.language, coop=cooperative.name)
         return Answer(words, "unknown_sender", False, None), ""
     if member and channel == Channel.WHATSAPP:
-        statements.set_member(connection, member.id, last_inbound_at=at)
+        statements.seen(connection, member.id, at)
     context = handlers.Context(
         connection=connection, cooperative=cooperative, member=member or None, contacts=contacts,
         inbound=claimed, now=at, today=clock.today(cooperative, at),

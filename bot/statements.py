@@ -6,15 +6,23 @@ those is a statement here, and nowhere else. The handlers use them through their
 `puntada report add`, the coordinator's `anotar` and the dashboard's "record for her"
 write their reports with `record_report` too, so a report is written one way only.
 
-Statements are built once; SQLAlchemy compiles each once per dialect and keeps it.
+Statements are built once with SQLAlchemy Core and compiled once per dialect; `run` sends
+each on the connection's DBAPI cursor with SQLAlchemy's own type processing (an aware UTC
+datetime is stored and read back as SQLAlchemy stores it) and hands back rows read by name.
+Going through `Connection.execute` cost more than the statement itself on this path (about
+50 µs a statement of Python against 15 µs of SQLite). On PostgreSQL, statements run inside
+`pipeline()` travel to the server together, in one round trip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import namedtuple
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import (
     Connection,
@@ -28,7 +36,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Dialect, Row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
 
 from bot import notices
 from bot.models import (
@@ -77,7 +87,14 @@ def _claim(insert):
 
 
 _CLAIM = {"sqlite": _claim(sqlite.insert), "postgresql": _claim(postgresql.insert)}
-_COOPERATIVE = select(cooperatives).where(cooperatives.c.id == bindparam("id"))
+# With the cooperative, how many messages this sender sent it in the last ten minutes (the
+# flood check), this one included.
+_RECENT = (select(func.count()).select_from(inbound)
+           .where(inbound.c.received_at > bindparam("since"), inbound.c.received_at <= bindparam("at"),
+                  inbound.c.sender == bindparam("sender"),
+                  inbound.c.cooperative_id == cooperatives.c.id)
+           .scalar_subquery())
+_COOPERATIVE = select(cooperatives, _RECENT.label("recent")).where(cooperatives.c.id == bindparam("id"))
 _MEMBER = select(members).where(members.c.cooperative_id == bindparam("cooperative_id"),
                                 members.c.phone == bindparam("phone"))
 _MEMBER_LOCKED = _MEMBER.with_for_update()
@@ -101,7 +118,12 @@ _ORDERS_NOBODY = (
     .order_by(orders_table.c.code)
 )
 _ORDER = select(orders_table, literal(False).label("mine")).where(orders_table.c.id == bindparam("id"))
-_INSERT_REPORT = reports.insert().returning(reports.c.id)
+_REPORT_COLUMNS = ("cooperative_id", "member_id", "order_id", "pieces", "status", "at", "local_date",
+                   "inbound_id", "recorded_by_id", "replaces_id", "source")
+_INSERT_REPORT = (reports.insert().values({name: bindparam(name) for name in _REPORT_COLUMNS})
+                  .returning(reports.c.id))
+_SEEN = update(members).where(members.c.id == bindparam("member_id")).values(
+    last_inbound_at=bindparam("at"))
 _ADD = (update(orders_table).where(orders_table.c.id == bindparam("order_id"))
         .values(done=orders_table.c.done + bindparam("pieces")).returning(orders_table.c.done))
 _MOVE = (update(reports).where(reports.c.id == bindparam("report_id"), reports.c.status == bindparam("old"))
@@ -127,10 +149,6 @@ def _pieces_between(first: str, last: str):
 # Her month's and today's pieces, read from one covering index (ix_report_member_status_day).
 _TOTALS = select(_pieces_between("first", "today").label("month"),
                  _pieces_between("today", "today").label("today"))
-_RECENT = (select(func.count()).select_from(inbound)
-           .where(inbound.c.received_at > bindparam("since"), inbound.c.received_at <= bindparam("at"),
-                  inbound.c.sender == bindparam("sender"),
-                  inbound.c.cooperative_id == bindparam("cooperative_id")))
 _FINISH = (update(inbound).where(inbound.c.id == bindparam("inbound_id"))
            .values(member_id=bindparam("member_id"), intent=bindparam("intent"),
                    understood=bindparam("understood"), reply=bindparam("reply")))
@@ -145,35 +163,30 @@ def claim(connection: Connection, *, sid: str, sender: str, recipient: str, chan
     """Store the message unless its MessageSid is stored already (then None): (id, cooperative_id,
     message_sid)."""
     statement = _CLAIM[connection.dialect.name]
-    return connection.execute(statement, {"sid": sid, "sender": sender, "recipient": recipient,
-                                          "channel": channel, "body": body, "at": at}).first()
+    return run(connection, statement, {"sid": sid, "sender": sender, "recipient": recipient,
+                                       "channel": channel, "body": body, "at": at}).first()
 
 
 def finish(connection: Connection, inbound_id: int, *, member_id: int | None, intent: str,
            understood: bool, reply: str) -> None:
     """Store what the bot made of the message and what it answered."""
-    connection.execute(_FINISH, {"inbound_id": inbound_id, "member_id": member_id, "intent": intent,
-                                 "understood": understood, "reply": reply})
+    run(connection, _FINISH, {"inbound_id": inbound_id, "member_id": member_id, "intent": intent,
+                              "understood": understood, "reply": reply})
 
 
 def earlier_reply(connection: Connection, sid: str) -> str | None:
     """The reply stored with this MessageSid."""
-    return connection.execute(_REPLY, {"sid": sid}).scalar()
-
-
-def recent_messages(connection: Connection, *, sender: str, cooperative_id: int, since: datetime,
-                    at: datetime) -> int:
-    """How many messages this sender sent this cooperative after `since`, up to `at`."""
-    return connection.execute(_RECENT, {"sender": sender, "cooperative_id": cooperative_id,
-                                        "since": since, "at": at}).scalar_one()
+    return run(connection, _REPLY, {"sid": sid}).scalar()
 
 
 # --- who wrote, and her orders ------------------------------------------------------------
 
 
-def cooperative(connection: Connection, cooperative_id: int) -> Row:
-    """The cooperative's row."""
-    return connection.execute(_COOPERATIVE, {"id": cooperative_id}).one()
+def cooperative(connection: Connection, cooperative_id: int, *, sender: str = "",
+                since: datetime | None = None, at: datetime | None = None) -> Row:
+    """The cooperative's row, with `recent`: the messages `sender` sent it after `since`, up to `at`."""
+    return run(connection, _COOPERATIVE, {"id": cooperative_id, "sender": sender, "since": since,
+                                          "at": at}).one()
 
 
 def member(connection: Connection, *, cooperative_id: int, phone: str, lock: bool = False) -> Row | None:
@@ -184,12 +197,17 @@ def member(connection: Connection, *, cooperative_id: int, phone: str, lock: boo
     single writer already does this).
     """
     statement = _MEMBER_LOCKED if lock and connection.dialect.name == "postgresql" else _MEMBER
-    return connection.execute(statement, {"cooperative_id": cooperative_id, "phone": phone}).first()
+    return run(connection, statement, {"cooperative_id": cooperative_id, "phone": phone}).first()
 
 
 def contacts(connection: Connection, phone: str) -> list[Row]:
     """Every buyer contact registered with this E.164 phone."""
-    return list(connection.execute(_CONTACTS, {"phone": phone}))
+    return run(connection, _CONTACTS, {"phone": phone}).all()
+
+
+def seen(connection: Connection, member_id: int, at: datetime) -> None:
+    """She wrote on WhatsApp at `at`: the 24-hour window for free-form messages opens."""
+    run(connection, _SEEN, {"member_id": member_id, "at": at})
 
 
 def set_member(connection: Connection, member_id: int, **values) -> None:
@@ -225,16 +243,16 @@ class OrderLine:
 def active_orders(connection: Connection, *, cooperative_id: int, member=None) -> list[OrderLine]:
     """The cooperative's active orders by code, each saying whether `member` works on it."""
     if member is None:
-        rows = connection.execute(_ORDERS_NOBODY, {"cooperative_id": cooperative_id})
+        rows = run(connection, _ORDERS_NOBODY, {"cooperative_id": cooperative_id})
     else:
-        rows = connection.execute(_ORDERS, {"cooperative_id": cooperative_id, "member_id": member.id,
-                                            "embroiderer": member.role == Role.EMBROIDERER})
-    return [OrderLine(**row._mapping) for row in rows]
+        rows = run(connection, _ORDERS, {"cooperative_id": cooperative_id, "member_id": member.id,
+                                         "embroiderer": member.role == Role.EMBROIDERER})
+    return [OrderLine(**row._asdict()) for row in rows.all()]
 
 
 def order(connection: Connection, order_id: int) -> OrderLine:
     """Any order, active or closed, by id."""
-    return OrderLine(**connection.execute(_ORDER, {"id": order_id}).one()._mapping)
+    return OrderLine(**run(connection, _ORDER, {"id": order_id}).one()._asdict())
 
 
 # --- reports ------------------------------------------------------------------------------
@@ -242,7 +260,7 @@ def order(connection: Connection, order_id: int) -> OrderLine:
 
 def totals(connection: Connection, *, member_id: int, first: date, today: date) -> Row:
     """Her accepted pieces from `first` to `today`, and today's: (month, today)."""
-    return connection.execute(_TOTALS, {"member_id": member_id, "first": first, "today": today}).one()
+    return run(connection, _TOTALS, {"member_id": member_id, "first": first, "today": today}).one()
 
 
 def pieces_between(connection: Connection, *, member_id: int, first: date, last: date) -> int:
@@ -254,22 +272,22 @@ def latest_report(connection: Connection, *, member_id: int, status: str, order_
                   ) -> Row | None:
     """Her most recent report with this status (on one order, when given)."""
     if order_id is None:
-        return connection.execute(_LATEST, {"member_id": member_id, "status": status}).first()
-    return connection.execute(_LATEST_ON, {"member_id": member_id, "status": status,
-                                           "order_id": order_id}).first()
+        return run(connection, _LATEST, {"member_id": member_id, "status": status}).first()
+    return run(connection, _LATEST_ON, {"member_id": member_id, "status": status,
+                                        "order_id": order_id}).first()
 
 
 def held_with(connection: Connection, report: Row) -> list[Row]:
     """The held reports that came in the same message as `report`."""
     if report.inbound_id is None:
         return [report]
-    return list(connection.execute(_HELD_WITH, {"member_id": report.member_id,
-                                                "inbound_id": report.inbound_id}))
+    return run(connection, _HELD_WITH, {"member_id": report.member_id,
+                                         "inbound_id": report.inbound_id}).all()
 
 
 def report_by_id(connection: Connection, report_id: int) -> Row:
     """One report, as it is now."""
-    return connection.execute(_REPORT, {"id": report_id}).one()
+    return run(connection, _REPORT, {"id": report_id}).one()
 
 
 @dataclass(frozen=True)
@@ -284,11 +302,11 @@ def record_report(connection: Connection, *, member, order: OrderLine, pieces: i
                   replaces_id: int | None = None) -> Recorded:
     """Store a report; an accepted one adds to the order's running total (and queues the
     milestones and completion it crosses) in the same transaction."""
-    report_id = connection.execute(_INSERT_REPORT, {
+    report_id = run(connection, _INSERT_REPORT, {
         "cooperative_id": member.cooperative_id, "member_id": member.id, "order_id": order.id,
         "pieces": pieces, "status": status, "at": at, "local_date": day, "inbound_id": inbound_id,
         "recorded_by_id": recorded_by_id, "replaces_id": replaces_id, "source": source,
-    }).scalar_one()
+    }).scalar()
     if status == ReportStatus.ACCEPTED:
         add_to_order(connection, order, pieces)
     return Recorded(report_id, order.done)
@@ -297,14 +315,14 @@ def record_report(connection: Connection, *, member, order: OrderLine, pieces: i
 def add_to_order(connection: Connection, order: OrderLine, pieces: int) -> None:
     """Move the order's running total by `pieces` in one atomic UPDATE (concurrent reports never
     lose each other's pieces); milestones and completion go out in this transaction or not at all."""
-    order.done = connection.execute(_ADD, {"order_id": order.id, "pieces": pieces}).scalar_one()
+    order.done = run(connection, _ADD, {"order_id": order.id, "pieces": pieces}).scalar()
     notices.progress_changed(connection, order=order, before=order.done - pieces, after=order.done)
 
 
 def move(connection: Connection, report_id: int, old: str, new: str) -> bool:
     """Change a report's status only from the status it had: of two transactions moving the
     same report, one moves it and the other sees nothing changed, so a total moves once."""
-    moved = connection.execute(_MOVE, {"report_id": report_id, "old": old, "new": new}).first()
+    moved = run(connection, _MOVE, {"report_id": report_id, "old": old, "new": new}).first()
     return moved is not None
 
 
@@ -326,3 +344,96 @@ def accept(connection: Connection, report: Row, order: OrderLine) -> bool:
         cancel(connection, report_by_id(connection, report.replaces_id), order)
     add_to_order(connection, order, report.pieces)
     return True
+
+
+# --- running them -------------------------------------------------------------------------
+
+
+class _Prepared:
+    """One statement compiled for one dialect: its SQL, how each value is sent, how each
+    column comes back, and the row type whose fields are the columns' names."""
+
+    def __init__(self, statement: Executable, dialect: Dialect):
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.order = compiled.positiontup if compiled.positional else None
+        required = {name: None for name, bind in compiled.binds.items() if bind.required}
+        self.fixed = compiled.construct_params(required)  # literal values in the statement
+        self.binds = {name: processor for name, bind in compiled.binds.items()
+                      if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))}
+        columns = list(getattr(statement, "exported_columns", ()))
+        self.row = namedtuple("Row", [column.key for column in columns], rename=True) if columns else None
+        self.results = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                        for column in columns]
+
+    def parameters(self, given: dict):
+        values = {**self.fixed, **given}
+        for name, processor in self.binds.items():
+            if name in values:
+                values[name] = processor(values[name])
+        return values if self.order is None else tuple(values[name] for name in self.order)
+
+    def read(self, raw: tuple | None):
+        if raw is None:
+            return None
+        return self.row._make([p(v) if p else v for p, v in zip(self.results, raw, strict=True)])
+
+
+@lru_cache(maxsize=256)
+def _prepared(statement: Executable, dialect: Dialect) -> _Prepared:
+    return _Prepared(statement, dialect)
+
+
+class Result:
+    """A statement's rows, read when asked for (inside `pipeline()`, after it)."""
+
+    def __init__(self, connection: Connection, prepared: _Prepared, cursor):
+        self.connection, self.prepared, self.cursor = connection, prepared, cursor
+
+    def first(self):
+        with _errors(self.connection):
+            return self.prepared.read(self.cursor.fetchone())
+
+    def one(self):
+        row = self.first()
+        if row is None:
+            raise LookupError("the statement found no row")
+        return row
+
+    def scalar(self):
+        row = self.first()
+        return None if row is None else row[0]
+
+    def all(self) -> list:
+        with _errors(self.connection):
+            return [self.prepared.read(raw) for raw in self.cursor.fetchall()]
+
+
+def run(connection: Connection, statement: Executable, parameters: dict | None = None) -> Result:
+    """Send `statement` on the connection's transaction; its rows are read from the Result."""
+    prepared = _prepared(statement, connection.dialect)
+    cursor = connection.connection.dbapi_connection.cursor()
+    with _errors(connection):
+        cursor.execute(prepared.sql, prepared.parameters(parameters or {}))
+    return Result(connection, prepared, cursor)
+
+
+@contextmanager
+def pipeline(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, the statements run inside go to the server at once and their results
+    come back in one round trip (psycopg's pipeline mode); on SQLite each runs when sent."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    with _errors(connection), connection.connection.dbapi_connection.pipeline():
+        yield
+
+
+@contextmanager
+def _errors(connection: Connection) -> Iterator[None]:
+    try:
+        yield
+    except connection.dialect.loaded_dbapi.Error as error:
+        # SQLAlchemy's classes: the webhook tells "database down" (spool it) from a bug by them.
+        raise DBAPIError.instance(None, None, error, connection.dialect.loaded_dbapi.Error,
+                                  hide_parameters=True, dialect=connection.dialect) from error
