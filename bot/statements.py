@@ -361,10 +361,10 @@ class _Prepared:
         self.fixed = compiled.construct_params(required)  # literal values in the statement
         self.binds = {name: processor for name, bind in compiled.binds.items()
                       if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))}
-        columns = list(getattr(statement, "exported_columns", ()))
-        self.row = namedtuple("Row", [column.key for column in columns], rename=True) if columns else None
-        self.results = [column.type.dialect_impl(dialect).result_processor(dialect, None)
-                        for column in columns]
+        self.dialect = dialect
+        self.columns = list(getattr(statement, "exported_columns", ()))
+        self.row = namedtuple("Row", [c.key for c in self.columns], rename=True) if self.columns else None
+        self.results: list | None = None  # known at the first rows: they depend on the driver's types
 
     def parameters(self, given: dict):
         values = {**self.fixed, **given}
@@ -373,9 +373,14 @@ class _Prepared:
                 values[name] = processor(values[name])
         return values if self.order is None else tuple(values[name] for name in self.order)
 
-    def read(self, raw: tuple | None):
+    def read(self, raw: tuple | None, cursor):
         if raw is None:
             return None
+        if self.results is None:
+            self.results = [
+                column.type.dialect_impl(self.dialect).result_processor(self.dialect, described[1])
+                for column, described in zip(self.columns, cursor.description, strict=True)
+            ]
         return self.row._make([p(v) if p else v for p, v in zip(self.results, raw, strict=True)])
 
 
@@ -392,7 +397,7 @@ class Result:
 
     def first(self):
         with _errors(self.connection):
-            return self.prepared.read(self.cursor.fetchone())
+            return self.prepared.read(self.cursor.fetchone(), self.cursor)
 
     def one(self):
         row = self.first()
@@ -406,7 +411,7 @@ class Result:
 
     def all(self) -> list:
         with _errors(self.connection):
-            return [self.prepared.read(raw) for raw in self.cursor.fetchall()]
+            return [self.prepared.read(raw, self.cursor) for raw in self.cursor.fetchall()]
 
 
 def run(connection: Connection, statement: Executable, parameters: dict | None = None) -> Result:
