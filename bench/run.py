@@ -1,6 +1,6 @@
 """Puntada's benchmark: `make bench` runs every section, then writes bench/README.md's figures.
 
-    python -m bench.run webhook --db sqlite|postgresql [--runs 3] [--seconds 10]
+    python -m bench.run webhook --db sqlite|postgresql [--runs 3] [--seconds 10] [--before REV]
     python -m bench.run growth [--runs 3] [--reports 1000000]
     python -m bench.run fanout --db sqlite|postgresql [--runs 3]
     python -m bench.run dispatch --db sqlite|postgresql [--runs 3]
@@ -54,20 +54,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(kind: str, url: str, log: Path):
-    """`puntada serve --workers 2 --no-scheduler`, or the bare Flask yardstick, on a free port."""
+def server(kind: str, url: str, log: Path, *, checkout: Path = ROOT):
+    """On a free port: `puntada serve --workers 2 --no-scheduler` (of `checkout`, this one or an
+    older commit's), the bare Flask yardstick, or the reference app (bench/reference.py)."""
     port = free_port()
     env = dict(os.environ, DATABASE_URL=url, TWILIO_AUTH_TOKEN=scenario.AUTH_TOKEN,
                TWILIO_ACCOUNT_SID=scenario.ACCOUNT_SID, PUBLIC_BASE_URL=scenario.PUBLIC_BASE_URL,
                MESSAGING_BACKEND="console", HOST="127.0.0.1", PORT=str(port), SECRET_KEY="bench",
-               PYTHONPATH=str(ROOT))
+               PYTHONPATH=str(checkout), PUNTADA_INSTANCE=str(log.parent / "instance"))
     if kind == "puntada":
-        command = [str(BIN / "puntada"), "serve", "--workers", str(WORKERS), "--threads", str(THREADS),
-                   "--no-scheduler"]
+        # `bot` is imported from `checkout` (first on the path), with this checkout's packages.
+        command = [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--workers",
+                   str(WORKERS), "--threads", str(THREADS), "--no-scheduler"]
     else:
-        command = [sys.executable, "-m", "bench.bare", str(WORKERS), str(THREADS)]
+        command = [sys.executable, "-m", f"bench.{kind}", str(WORKERS), str(THREADS)]
     with open(log, "ab") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out,
+        process = subprocess.Popen(command, cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=out,
                                    start_new_session=True)
     try:
         _wait_for(port, process)
@@ -105,6 +107,16 @@ def wrk(port: int, requests_file: Path, seconds: int) -> dict:
     return result
 
 
+def cpu_seconds(master: int) -> float:
+    """User and system CPU time the master's worker processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _children(master):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def peak_rss_mb(master: int) -> float:
     """The largest VmHWM among the master's worker processes."""
     peaks = []
@@ -136,49 +148,81 @@ def count_rows(url: str, table: str) -> int:
 # --- sections -----------------------------------------------------------------------------
 
 
-def webhook_runs(db: str, runs: int, seconds: int, *, past_reports: int = 0, label: str = "") -> dict:
+def webhook_runs(db: str, runs: int, seconds: int, *, past_reports: int = 0, label: str = "",
+                 before: str | None = None) -> dict:
+    """Puntada under wrk, and in the same run the bare endpoint, the reference app and (with
+    `before`) the same server at an older commit, each on its own copy of the same database."""
     work = Path(tempfile.mkdtemp(prefix="puntada-wrk-"))
     log = work / "server.log"
     builder = (lambda url: _seed_with_reports(url, past_reports)) if past_reports else scenario.seed
-    if db == "sqlite":
-        template = scenario.sqlite_template(builder)
-        template_url, world = template.__enter__()
-    else:
-        template, world = None, None
     rows = []
-    try:
+    with _template(db, builder) as (template_url, world), _checkout(before, work) as old:
+        files = _request_files(work, world, seconds)
         for run in range(runs):
-            with _database(db, template_url if template else None) as url:
-                if world is None or db != "sqlite":
-                    world = scenario.seed(url)
-                files = _request_files(work, world, seconds)
-                durable = scenario.durability(url)
-                with server("puntada", url, log) as (port, process):
-                    wrk(port, files["warm"], WARMUP_SECONDS)
-                    puntada = wrk(port, files["main"], seconds)
-                    rss = peak_rss_mb(process.pid)
-                stored = count_rows(url, "inbound_message")
+            row = dict(run=run + 1)
+            servers = [("puntada", ROOT, "puntada")] + ([("before", old, "puntada")] if old else [])
+            servers.append(("reference", ROOT, "reference"))
+            for name, checkout, kind in servers:
+                with _database(db, template_url) as url:
+                    row["durability"] = scenario.durability(url)
+                    with server(kind, url, log, checkout=checkout) as (port, process):
+                        wrk(port, files["warm"], WARMUP_SECONDS)
+                        cpu = cpu_seconds(process.pid)
+                        result = wrk(port, files["main"], seconds)
+                        cpu = cpu_seconds(process.pid) - cpu
+                        rss = peak_rss_mb(process.pid)
+                    stored = count_rows(url, "inbound_message")
+                _check(result, files["count"], stored, name)
+                row.update({f"{name}_rps": result["rps"], f"{name}_p50_ms": result["p50_us"] / 1000,
+                            f"{name}_p99_ms": result["p99_us"] / 1000, f"{name}_rss_mb": rss,
+                            f"{name}_cpu_ms": cpu * 1000 / result["requests"]})
             with server("bare", "sqlite:///:memory:", log) as (port, _):
                 wrk(port, files["warm"], WARMUP_SECONDS)
                 bare = wrk(port, files["main"], seconds)
-            _check(puntada, files["count"], stored)
-            row = dict(run=run + 1, durability=durable, puntada_rps=puntada["rps"],
-                       p50_ms=puntada["p50_us"] / 1000, p99_ms=puntada["p99_us"] / 1000,
-                       max_ms=puntada["max_us"] / 1000, bare_rps=bare["rps"],
-                       bare_p50_ms=bare["p50_us"] / 1000,
-                       bare_p99_ms=bare["p99_us"] / 1000, ratio=puntada["rps"] / bare["rps"],
-                       worker_peak_rss_mb=rss, stored=stored, errors=puntada["errors"])
-            print(f"  {label or db} run {run + 1}: puntada {row['puntada_rps']:.0f}/s "
-                  f"p50 {row['p50_ms']:.1f} ms "
-                  f"p99 {row['p99_ms']:.1f} ms | bare {row['bare_rps']:.0f}/s | ratio {row['ratio']:.3f} "
-                  f"| worker RSS {rss:.0f} MB", flush=True)
+            row.update(bare_rps=bare["rps"], bare_p99_ms=bare["p99_us"] / 1000,
+                       p50_ms=row["puntada_p50_ms"], p99_ms=row["puntada_p99_ms"],
+                       worker_peak_rss_mb=row["puntada_rss_mb"], ratio=row["puntada_rps"] / bare["rps"],
+                       to_reference=row["puntada_rps"] / row["reference_rps"])
+            if old:
+                row["to_before"] = row["puntada_rps"] / row["before_rps"]
+            print(f"  {label or db} run {run + 1}: " + " | ".join(
+                f"{name} {row[name + '_rps']:.0f}/s p99 {row[name + '_p99_ms']:.1f} ms "
+                f"cpu {row[name + '_cpu_ms']:.2f} ms/req"
+                for name in ("puntada", "before", "reference") if name + "_rps" in row)
+                + f" | bare {row['bare_rps']:.0f}/s | Puntada/reference {row['to_reference']:.2f}"
+                + (f" | Puntada/before {row['to_before']:.2f}" if old else ""), flush=True)
             rows.append(row)
+    keys = [k for k in rows[0] if isinstance(rows[0][k], float)]
+    medians = {k: statistics.median(r[k] for r in rows) for k in keys}
+    return {"runs": rows, "before": before, "median": medians}
+
+
+@contextmanager
+def _template(db: str, builder):
+    """SQLite: a seeded file copied for every server; PostgreSQL: each server seeds its own."""
+    if db == "sqlite":
+        with scenario.sqlite_template(builder) as (url, world):
+            yield url, world
+        return
+    with scenario.fresh_postgres() as url:  # seeded once only to learn the world's phones
+        world = builder(url)
+    yield None, world
+
+
+@contextmanager
+def _checkout(rev: str | None, work: Path):
+    """A worktree of an older commit, to serve beside this one; None without a revision."""
+    if not rev:
+        yield None
+        return
+    path = work / "before"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", str(path), rev],
+                   check=True, capture_output=True)
+    try:
+        yield path
     finally:
-        if template:
-            template.__exit__(None, None, None)
-    return {"runs": rows, "median": {k: statistics.median(r[k] for r in rows) for k in
-                                     ("puntada_rps", "p50_ms", "p99_ms", "bare_rps", "ratio",
-                                      "worker_peak_rss_mb")}}
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False,
+                       capture_output=True)
 
 
 def _seed_with_reports(url: str, count: int):
@@ -196,6 +240,7 @@ def _database(db: str, template_url: str | None):
             yield url
     else:
         with scenario.fresh_postgres() as url:
+            scenario.seed(url)  # the same seed gives the same members and orders every time
             yield url
 
 
@@ -209,14 +254,14 @@ def _request_files(work: Path, world, seconds: int) -> dict:
     return files
 
 
-def _check(result: dict, available: int, stored: int) -> None:
+def _check(result: dict, available: int, stored: int, name: str = "puntada") -> None:
     errors = result["errors"]
     if any(errors.values()):
-        raise SystemExit(f"wrk saw errors against Puntada: {errors}")
+        raise SystemExit(f"wrk saw errors against {name}: {errors}")
     if result["requests"] > available:
         raise SystemExit("wrk ran out of distinct MessageSids: raise the request count")
     if stored < result["requests"]:
-        raise SystemExit(f"Puntada answered {result['requests']} requests but stored {stored} messages")
+        raise SystemExit(f"{name} answered {result['requests']} requests but stored {stored} messages")
 
 
 def fanout_runs(db: str, runs: int) -> dict:
@@ -403,11 +448,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--before", help="also serve this older commit beside the current one")
     args = parser.parse_args(argv)
     command = "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:])
     print(f"== {command}", flush=True)
     if args.section == "webhook":
-        save(f"webhook-{args.db}", command, webhook_runs(args.db, args.runs, args.seconds))
+        runs = webhook_runs(args.db, args.runs, args.seconds, before=args.before)
+        save(f"webhook-{args.db}", command, runs)
     elif args.section == "growth":
         save("growth", command, webhook_runs("sqlite", args.runs, args.seconds, past_reports=args.reports,
                                              label=f"sqlite + {args.reports:,} reports"))

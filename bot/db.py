@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -65,7 +64,12 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         # writes fails with "database is locked" instead of waiting its turn. Reads stay
         # deferred so that they never queue behind writers (WAL gives them a snapshot).
         writes = connection.get_execution_options().get(WRITES, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        # On the driver's connection: SQLAlchemy's execution costs more than the BEGIN itself.
+        try:
+            connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance("BEGIN", None, error, connection.dialect.loaded_dbapi.Error,
+                                          hide_parameters=True, dialect=connection.dialect) from error
 
     return engine
 
@@ -200,8 +204,11 @@ _groups_lock = threading.Lock()
 
 
 def _writer(engine: Engine) -> Engine:
-    """The engine whose transactions take SQLite's write lock at BEGIN."""
-    return engine.execution_options(**{WRITES: True})
+    """The engine whose transactions take SQLite's write lock at BEGIN (made once per engine)."""
+    writer = engine.__dict__.get("_puntada_writer")
+    if writer is None:  # kept on the engine itself: it lives and goes with it
+        writer = engine.__dict__.setdefault("_puntada_writer", engine.execution_options(**{WRITES: True}))
+    return writer
 
 
 class _WriterQueue:
@@ -211,7 +218,8 @@ class _WriterQueue:
     sleeping up to 100 ms between looks: under load some wait for seconds while others
     pass. Here they queue on a thread lock and on an flock of `<database>.writers`, which
     wakes the next one the moment the current one commits. Durability is untouched: the
-    transaction is still BEGIN IMMEDIATE … COMMIT with synchronous=FULL.
+    transaction is still BEGIN IMMEDIATE … COMMIT with synchronous=FULL. A writer outside
+    the queue (another program) is waited for by SQLite's busy timeout, as before.
     """
 
     def __init__(self, path: str):
@@ -231,7 +239,7 @@ class _WriterQueue:
         try:
             self.depth += 1
             if self.depth == 1:
-                self.held = self._take(time.monotonic() + timeout)
+                self.held = self._take()
             try:
                 yield
             finally:
@@ -242,17 +250,15 @@ class _WriterQueue:
         finally:
             self.lock.release()
 
-    def _take(self, deadline: float) -> bool:
+    def _take(self) -> bool:
         if self.pid != os.getpid():  # a forked child opens its own: flocks belong to open files
             self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.0003)
+        # Blocking: the kernel wakes the next writer the moment this one lets go (a poll with
+        # sleeps left the lock idle between looks, and let the holder's next write jump the
+        # line). A holder that hangs holds it until it dies: gunicorn kills a worker stuck for
+        # 30 s, and a dead process's flock is released.
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return True
 
 
 _queues: dict[str, _WriterQueue] = {}
@@ -262,12 +268,21 @@ _busy_timeouts: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictio
 
 def _queue(engine: Engine) -> _WriterQueue | None:
     """The writers' queue of a SQLite file (None for PostgreSQL and in-memory databases)."""
+    try:
+        return _engine_queues[engine]
+    except KeyError:
+        pass
     database = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    path = os.path.abspath(database)
-    with _queues_lock:
-        return _queues.get(path) or _queues.setdefault(path, _WriterQueue(path))
+    queue = None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = os.path.abspath(database)
+        with _queues_lock:
+            queue = _queues.get(path) or _queues.setdefault(path, _WriterQueue(path))
+    _engine_queues[engine] = queue
+    return queue
+
+
+_engine_queues: weakref.WeakKeyDictionary[Engine, _WriterQueue | None] = weakref.WeakKeyDictionary()
 
 
 def _writer_turn(engine: Engine):

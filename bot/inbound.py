@@ -14,12 +14,17 @@ import handlers
 from bot import clock, flood, statements
 from bot.db import together
 from bot.models import Channel, Source
-from bot.parsing import parse
+from bot.parsing import Intent, parse
 from bot.phones import BadPhone, mask, split_address, to_e164
 from bot.render import render
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1600  # Twilio's limit for one message
+# Each cooperative's active order codes as the last message read them, by the number written
+# to. A message is read with them before its transaction starts (on SQLite the write lock is
+# held for the whole transaction, and reading a message is its costliest step); inside it the
+# codes are read again, and a message is read again if they changed.
+_codes_seen: dict[str, tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True)
@@ -52,39 +57,52 @@ def receive(engine: Engine, message: Inbound) -> str:
     the message. On SQLite, messages arriving at the same moment share the transaction
     (`bot.db.together`), each handled as if alone.
     """
-    answer = together(engine, partial(_receive, message=message))
+    recipient, _ = split_address(message.recipient)
+    body = clean(message.body)
+    codes = _codes_seen.get(recipient, ())
+    guess = Guess(codes, parse(body, codes))
+    answer = together(engine, partial(_receive, message=message, body=body, guess=guess))
     if answer is None:
         # The same MessageSid again (Twilio retries, or two copies at once): answer as the
         # first was answered and record nothing.
         log.info("inbound %s repeated; first reply returned", message.sid)
         with engine.connect() as connection:
             return statements.earlier_reply(connection, message.sid) or ""
-    log.info("inbound %s from %s: %s", message.sid, mask(message.sender), answer.intent or "?")
+    log.debug("inbound %s from %s: %s", message.sid, mask(message.sender), answer.intent or "?")
     return answer.reply
 
 
-def _receive(connection: Connection, *, message: Inbound) -> Answer | None:
+@dataclass(frozen=True)
+class Guess:
+    """How the message read with the codes seen last, before its transaction."""
+
+    codes: tuple[str, ...]
+    intent: Intent
+
+
+def _receive(connection: Connection, *, message: Inbound, body: str, guess: Guess) -> Answer | None:
     sender, channel = split_address(message.sender)
     recipient, _ = split_address(message.recipient)
     at = message.at or clock.now()
     claimed = statements.claim(connection, sid=message.sid, sender=sender, recipient=recipient,
-                               channel=str(channel), body=clean(message.body), at=at)
+                               channel=str(channel), body=body, at=at)
     if claimed is None:
         return None
-    answer = _answer(connection, claimed, sender=sender, channel=channel, body=clean(message.body), at=at)
+    answer = _answer(connection, claimed, sender=sender, recipient=recipient, channel=channel, body=body,
+                     at=at, guess=guess)
     statements.finish(connection, claimed.id, member_id=answer.member_id, intent=answer.intent,
                       understood=answer.understood, reply=answer.reply)
     return answer
 
 
-def _answer(connection: Connection, claimed, *, sender: str, channel: Channel, body: str,
-            at: datetime) -> Answer:
+def _answer(connection: Connection, claimed, *, sender: str, recipient: str, channel: Channel, body: str,
+            at: datetime, guess: Guess) -> Answer:
     if claimed.cooperative_id is None:
         return Answer(render("wrong_number", "es"), "wrong_number", False, None)
     cooperative = statements.cooperative(connection, claimed.cooperative_id, sender=sender,
                                          since=at - flood.WINDOW, at=at)
-    answer, name = _answer_sender(connection, claimed, cooperative, sender=sender, channel=channel,
-                                  body=body, at=at)
+    answer, name = _answer_sender(connection, claimed, cooperative, sender=sender, recipient=recipient,
+                                  channel=channel, body=body, at=at, guess=guess)
     if cooperative.recent > cooperative.flood_limit:
         # A reply loop stops when we stop answering; what she reported is recorded all the same.
         flood.alert(connection, cooperative=cooperative, sender=sender, at=at, count=cooperative.recent,
@@ -93,8 +111,8 @@ def _answer(connection: Connection, claimed, *, sender: str, channel: Channel, b
     return answer
 
 
-def _answer_sender(connection: Connection, claimed, cooperative, *, sender: str, channel: Channel,
-                   body: str, at: datetime) -> tuple[Answer, str]:
+def _answer_sender(connection: Connection, claimed, cooperative, *, sender: str, recipient: str,
+                   channel: Channel, body: str, at: datetime, guess: Guess) -> tuple[Answer, str]:
     """The answer to a member or buyer contact of this cooperative, or to a stranger; her name."""
     phone = _e164(sender, cooperative.country)
     member = phone and statements.member(connection, cooperative_id=cooperative.id, phone=phone, lock=True)
@@ -109,7 +127,9 @@ def _answer_sender(connection: Connection, claimed, cooperative, *, sender: str,
         inbound=claimed, now=at, today=clock.today(cooperative, at),
         source=Source.WHATSAPP if channel == Channel.WHATSAPP else Source.SMS,
     )
-    intent = parse(body, [o.code for o in context.orders])
+    codes = tuple(order.code for order in context.orders)
+    _codes_seen[recipient] = codes
+    intent = guess.intent if codes == guess.codes else parse(body, codes)
     reply = handlers.dispatch(context, intent)
     context.flush()
     words = render(reply.template, reply.language or context.language(), **reply.values)

@@ -356,32 +356,36 @@ class _Prepared:
     def __init__(self, statement: Executable, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
-        self.order = compiled.positiontup if compiled.positional else None
         required = {name: None for name, bind in compiled.binds.items() if bind.required}
         self.fixed = compiled.construct_params(required)  # literal values in the statement
-        self.binds = {name: processor for name, bind in compiled.binds.items()
-                      if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))}
+        processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                      for name, bind in compiled.binds.items()}
+        names = compiled.positiontup if compiled.positional else list(self.fixed)
+        self.plan = [(name, processors.get(name)) for name in names]
+        self.positional = compiled.positional
         self.dialect = dialect
         self.columns = list(getattr(statement, "exported_columns", ()))
         self.row = namedtuple("Row", [c.key for c in self.columns], rename=True) if self.columns else None
         self.results: list | None = None  # known at the first rows: they depend on the driver's types
 
     def parameters(self, given: dict):
-        values = {**self.fixed, **given}
-        for name, processor in self.binds.items():
-            if name in values:
-                values[name] = processor(values[name])
-        return values if self.order is None else tuple(values[name] for name in self.order)
+        values = self.fixed | given
+        sent = [processor(values[name]) if processor else values[name] for name, processor in self.plan]
+        return sent if self.positional else dict(zip((name for name, _ in self.plan), sent, strict=True))
 
     def read(self, raw: tuple | None, cursor):
         if raw is None:
             return None
         if self.results is None:
-            self.results = [
-                column.type.dialect_impl(self.dialect).result_processor(self.dialect, described[1])
-                for column, described in zip(self.columns, cursor.description, strict=True)
-            ]
-        return self.row._make([p(v) if p else v for p, v in zip(self.results, raw, strict=True)])
+            found = [column.type.dialect_impl(self.dialect).result_processor(self.dialect, described[1])
+                     for column, described in zip(self.columns, cursor.description, strict=True)]
+            self.results = [(i, p) for i, p in enumerate(found) if p is not None]
+        if not self.results:
+            return self.row._make(raw)
+        values = list(raw)
+        for i, processor in self.results:
+            values[i] = processor(values[i])
+        return self.row._make(values)
 
 
 @lru_cache(maxsize=256)
@@ -392,12 +396,16 @@ def _prepared(statement: Executable, dialect: Dialect) -> _Prepared:
 class Result:
     """A statement's rows, read when asked for (inside `pipeline()`, after it)."""
 
+    __slots__ = ("connection", "prepared", "cursor")
+
     def __init__(self, connection: Connection, prepared: _Prepared, cursor):
         self.connection, self.prepared, self.cursor = connection, prepared, cursor
 
     def first(self):
-        with _errors(self.connection):
+        try:
             return self.prepared.read(self.cursor.fetchone(), self.cursor)
+        except self.connection.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(self.connection, error) from error
 
     def one(self):
         row = self.first()
@@ -410,17 +418,27 @@ class Result:
         return None if row is None else row[0]
 
     def all(self) -> list:
-        with _errors(self.connection):
+        try:
             return [self.prepared.read(raw, self.cursor) for raw in self.cursor.fetchall()]
+        except self.connection.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(self.connection, error) from error
 
 
 def run(connection: Connection, statement: Executable, parameters: dict | None = None) -> Result:
     """Send `statement` on the connection's transaction; its rows are read from the Result."""
     prepared = _prepared(statement, connection.dialect)
     cursor = connection.connection.dbapi_connection.cursor()
-    with _errors(connection):
+    try:
         cursor.execute(prepared.sql, prepared.parameters(parameters or {}))
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _wrapped(connection, error) from error
     return Result(connection, prepared, cursor)
+
+
+def _wrapped(connection: Connection, error: Exception) -> DBAPIError:
+    # SQLAlchemy's classes: the webhook tells "database down" (spool it) from a bug by them.
+    return DBAPIError.instance(None, None, error, connection.dialect.loaded_dbapi.Error,
+                               hide_parameters=True, dialect=connection.dialect)
 
 
 @contextmanager
@@ -430,15 +448,8 @@ def pipeline(connection: Connection) -> Iterator[None]:
     if connection.dialect.name != "postgresql":
         yield
         return
-    with _errors(connection), connection.connection.dbapi_connection.pipeline():
-        yield
-
-
-@contextmanager
-def _errors(connection: Connection) -> Iterator[None]:
     try:
-        yield
+        with connection.connection.dbapi_connection.pipeline():
+            yield
     except connection.dialect.loaded_dbapi.Error as error:
-        # SQLAlchemy's classes: the webhook tells "database down" (spool it) from a bug by them.
-        raise DBAPIError.instance(None, None, error, connection.dialect.loaded_dbapi.Error,
-                                  hide_parameters=True, dialect=connection.dialect) from error
+        raise _wrapped(connection, error) from error

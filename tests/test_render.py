@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from bot import languages, resources
 from bot.progress import Pace
-from bot.render import LANGUAGES, TEMPLATES, is_gsm7, number, render, segments
+from bot.render import is_gsm7, number, render, segments
+
+TEMPLATES = resources.templates()
+# The languages whose replies are written (the others fall back to Spanish, text by text).
+LANGUAGES = [code for code in languages.codes() if (TEMPLATES / "sms" / code).is_dir()]
 
 LONG_NAME = "Maximiliana Guadalupe Mamani Quispe"  # the bot uses her first name
 FIRST = "Maximiliana"

@@ -8,9 +8,9 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 
 from bot import clock, puntada
 from bot.dashboard import login as codes
+from bot.dashboard.i18n import LANGUAGES
 from bot.dashboard.web import db, load, no_store, safe_next
 from bot.db import unit_of_work
-from bot.render import LANGUAGES
 
 blueprint = Blueprint("auth", __name__)
 blueprint.before_request(load)

@@ -7,10 +7,10 @@ from functools import cache
 
 from flask import g, session
 
-from bot.config import ROOT
-from bot.render import LANGUAGES
+from bot import languages, resources
 
-STRINGS = ROOT / "templates" / "web" / "strings"
+STRINGS = resources.templates() / "web" / "strings"
+LANGUAGES = tuple(code for code in languages.codes() if (STRINGS / f"{code}.toml").exists())
 
 
 @cache
