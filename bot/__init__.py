@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask, current_app
 from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import logs
+from bot import logs, resources
 from bot.config import Settings
 from bot.db import make_engine
 
@@ -27,7 +28,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app and its command line from settings (by default, the environment)."""
     settings = (settings or Settings.from_env()).with_secret_key()
     logs.install()
-    app = Flask(__name__, template_folder="../templates/web")
+    app = Flask(__name__, template_folder=str(resources.templates() / "web"),
+                instance_path=str(Path(settings.instance).absolute()))
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     # Twilio reaches us through a proxy in production; its headers give the URL it signed.
     # X-Forwarded-For (the client address the sign-in limits count) only from trusted proxies.

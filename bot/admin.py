@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot import clock, store
+from bot import clock, languages, store
 from bot.models import (
     Buyer,
     BuyerContact,
@@ -31,15 +31,79 @@ from bot.models import (
 from bot.phones import BadPhone, to_e164
 from bot.progress import format_working_days, parse_working_days
 
-LANGUAGES = ("es", "en")
 TEMPLATE_KINDS = ("reminder", "digest", "milestone", "completion", "weekly", "warning", "code")
 CODE = re.compile(r"[A-Z]{1,3}")
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 CSV_HEADER = ["name", "phone", "role", "language", "channel"]
 
 
+def N_(text: str) -> str:
+    """Marks a text for the catalogs (pybabel extract -k N_); it is translated where it is shown."""
+    return text
+
+
+# Why an input cannot be stored, by code: the command line prints the English, the dashboard
+# shows the reader's language from the catalogs (templates/web/translations/).
+REASONS: dict[str, str] = {
+    "coop_exists": N_("a cooperative called '%(name)s' already exists"),
+    "number_taken": N_("%(number)s already belongs to another cooperative"),
+    "quiet_hours": N_("--quiet-hours '%(value)s' is not HH:MM-HH:MM"),
+    "working_days": N_("--working-days: '%(value)s' is not a day range like mon-sat"),
+    "no_coop": N_("no cooperative called '%(name)s'"),
+    "member_exists": N_("%(phone)s is already a member of %(coop)s"),
+    "csv": N_("%(reason)s"),
+    "header": N_("the header must be %(header)s"),
+    "columns": N_("expected %(expected)s columns, found %(found)s"),
+    "member_twice": N_("%(phone)s is already a member"),
+    "role": N_("role '%(value)s' is not embroiderer or coordinator"),
+    "channel": N_("channel '%(value)s' is not sms or whatsapp"),
+    "buyer_exists": N_("a buyer called '%(name)s' already exists"),
+    "no_buyer": N_("no buyer called '%(name)s'"),
+    "code": N_("order code '%(code)s' must be 1 to 3 letters, like A or MT"),
+    "code_taken": N_("%(coop)s already has an active order %(code)s"),
+    "not_a_member": N_("%(what)s: %(phone)s is not a member of %(coop)s"),
+    "assign": N_("--assign takes all or a list of members' phones"),
+    "no_order": N_("%(coop)s has no active order %(code)s"),
+    "at": N_("--at '%(value)s' is not an ISO 8601 time like 2026-12-01T17:05"),
+    "empty": N_("%(what)s is empty"),
+    "control": N_("%(what)s has control characters"),
+    "long": N_("%(what)s is longer than %(limit)s characters"),
+    "phone_unreadable": N_("%(what)s: '%(value)s' is not a phone number"),
+    "phone_invalid": N_("%(what)s: '%(value)s' is not a valid phone number for %(region)s"),
+    "timezone": N_("--timezone '%(value)s' is not a time zone like America/La_Paz"),
+    "language": N_("language '%(value)s' is not one of %(languages)s"),
+    "clock": N_("%(what)s '%(value)s' is not a time like 17:00"),
+    "positive": N_("%(what)s must be at least 1"),
+    "day": N_("%(what)s '%(value)s' is not a date like 2026-12-31"),
+    "amount": N_("%(what)s '%(value)s' is not an amount like 3.50"),
+    "template_kind": N_("--whatsapp-template '%(value)s': KIND must be one of %(kinds)s"),
+    "content_sid": N_("--whatsapp-template '%(value)s': '%(sid)s' is not a Content SID (HX…)"),
+    "pieces": N_("--pieces must be at least 1"),
+    "order_needed": N_("--order is needed: one of %(codes)s"),
+    "no_phone": N_("no member with phone %(phone)s"),
+    "several_coops": N_("%(phone)s is a member of several cooperatives: give --coop"),
+    "from": N_("--from '%(value)s' is not a phone number"),
+    "to": N_("--to %(value)s: no cooperative has this number"),
+    "not_member_give_to": N_("%(value)s is not a member: give --to, the cooperative's number"),
+    "encoding": N_("the file is not UTF-8 text"),
+}
+
+
 class Invalid(ValueError):
-    """Input that cannot be stored; the message says why in one line."""
+    """Input that cannot be stored: a code from REASONS, its values, and the line of a file.
+
+    Said in one line: `str(error)` is the English (the command line's); the dashboard
+    translates `error.code` with `error.values` in the reader's language.
+    """
+
+    def __init__(self, code: str, /, *, line: int | None = None, **values):
+        self.code, self.line, self.values = code, line, values
+        text = REASONS[code] % values
+        super().__init__(f"line {line}: {text}" if line else text)
+
+    def on_line(self, line: int) -> Invalid:
+        """The same reason, at a line of a file."""
+        return Invalid(self.code, line=line, **self.values)
 
 
 def add_cooperative(
@@ -56,12 +120,12 @@ def add_cooperative(
     """Register a cooperative and its Twilio number(s)."""
     name = _name(name, "cooperative name", limit=60)  # it appears in SMS
     if store.cooperative_by_name(session=session, name=name):
-        raise Invalid(f"a cooperative called {name!r} already exists")
+        raise Invalid("coop_exists", name=name)
     sms = _phone(number, country, "--number")
     whatsapp_number = _phone(whatsapp, country, "--whatsapp") if whatsapp else sms
     for value in {sms, whatsapp_number}:
         if store.cooperative_by_number(session=session, number=value):
-            raise Invalid(f"{value} already belongs to another cooperative")
+            raise Invalid("number_taken", number=value)
     cooperative = Cooperative(
         name=name,
         sms_number=sms,
@@ -98,14 +162,14 @@ def configure_cooperative(
     if quiet_hours is not None:
         start, sep, end = quiet_hours.partition("-")
         if not sep:
-            raise Invalid(f"--quiet-hours {quiet_hours!r} is not HH:MM-HH:MM")
+            raise Invalid("quiet_hours", value=quiet_hours)
         changes["quiet_start"] = _clock(start, "--quiet-hours")
         changes["quiet_end"] = _clock(end, "--quiet-hours")
     if working_days is not None:
         try:
             days = parse_working_days(working_days)
-        except ValueError as error:
-            raise Invalid(f"--working-days: {error}") from None
+        except ValueError:
+            raise Invalid("working_days", value=working_days) from None
         changes["working_days"] = format_working_days(days)
     if plausible_max is not None:
         changes["plausible_max"] = _positive(plausible_max, "--plausible-max")
@@ -126,7 +190,7 @@ def find_cooperative(*, session: Session, name: str) -> Cooperative:
     """The cooperative called `name`, or Invalid."""
     cooperative = store.cooperative_by_name(session=session, name=name)
     if cooperative is None:
-        raise Invalid(f"no cooperative called {name!r}")
+        raise Invalid("no_coop", name=name)
     return cooperative
 
 
@@ -143,7 +207,7 @@ def add_member(
     """Register a member of a cooperative."""
     member = _member(cooperative, phone, name, role, language, channel)
     if store.member_by_phone(session=session, cooperative_id=cooperative.id, phone=member.phone):
-        raise Invalid(f"{member.phone} is already a member of {cooperative.name}")
+        raise Invalid("member_exists", phone=member.phone, coop=cooperative.name)
     session.add(member)
     session.flush()
     return member
@@ -164,7 +228,7 @@ def update_member(
     checked = _member(cooperative, phone, name, role, language, channel)
     other = store.member_by_phone(session=session, cooperative_id=cooperative.id, phone=checked.phone)
     if other is not None and other.id != member.id:
-        raise Invalid(f"{checked.phone} is already a member of {cooperative.name}")
+        raise Invalid("member_exists", phone=checked.phone, coop=cooperative.name)
     for field in ("name", "phone", "role", "language", "channel"):
         setattr(member, field, getattr(checked, field))
     session.flush()
@@ -178,31 +242,31 @@ def import_members(*, session: Session, cooperative: Cooperative, text: str) -> 
     try:
         return _import_rows(session, cooperative, reader)
     except csv.Error as error:
-        raise Invalid(f"line {reader.line_num}: {error}") from None
+        raise Invalid("csv", line=reader.line_num, reason=str(error)) from None
 
 
 def _import_rows(session: Session, cooperative: Cooperative, reader) -> list[Member]:
     header = next(reader, None)
     if not header or [c.strip().lower() for c in header] != CSV_HEADER:
-        raise Invalid(f"line 1: the header must be {','.join(CSV_HEADER)}")
+        raise Invalid("header", line=1, header=",".join(CSV_HEADER))
     members, seen = [], set()
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(CSV_HEADER):
-            raise Invalid(f"line {line}: expected {len(CSV_HEADER)} columns, found {len(row)}")
+            raise Invalid("columns", line=line, expected=len(CSV_HEADER), found=len(row))
         name, phone, role, language, channel = (cell.strip() for cell in row)
         try:
             member = _member(cooperative, phone, name, role or Role.EMBROIDERER,
                              language or None, channel or Channel.SMS)
         except Invalid as error:
-            raise Invalid(f"line {line}: {error}") from None
+            raise error.on_line(line) from None
         taken = store.member_by_phone(
             session=session, cooperative_id=cooperative.id, phone=member.phone
         )
         if member.phone in seen or taken:
-            raise Invalid(f"line {line}: {member.phone} is already a member")
+            raise Invalid("member_twice", line=line, phone=member.phone)
         seen.add(member.phone)
         members.append(member)
     session.add_all(members)
@@ -212,9 +276,9 @@ def _import_rows(session: Session, cooperative: Cooperative, reader) -> list[Mem
 
 def _member(cooperative, phone, name, role, language, channel) -> Member:
     if role not in tuple(Role):
-        raise Invalid(f"role {role!r} is not embroiderer or coordinator")
+        raise Invalid("role", value=role)
     if channel not in tuple(Channel):
-        raise Invalid(f"channel {channel!r} is not sms or whatsapp")
+        raise Invalid("channel", value=channel)
     return Member(
         cooperative_id=cooperative.id,
         name=_name(name, "member name"),
@@ -231,7 +295,7 @@ def add_buyer(
     """Register a buyer (an exporter) with the phones of its contacts."""
     name = _name(name, "buyer name")
     if session.scalars(select(Buyer).where(Buyer.name == name)).first():
-        raise Invalid(f"a buyer called {name!r} already exists")
+        raise Invalid("buyer_exists", name=name)
     phones = list(dict.fromkeys(_phone(c, region, "--contact") for c in contacts))
     buyer = Buyer(name=name, language=_language(language))
     session.add(buyer)
@@ -256,12 +320,12 @@ def add_order(
     """Create an active order and assign members to it."""
     buyer = session.scalars(select(Buyer).where(Buyer.name == buyer_name.strip())).first()
     if buyer is None:
-        raise Invalid(f"no buyer called {buyer_name!r}")
+        raise Invalid("no_buyer", name=buyer_name)
     code = code.strip().upper()
     if not CODE.fullmatch(code):
-        raise Invalid(f"order code {code!r} must be 1 to 3 letters, like A or MT")
+        raise Invalid("code", code=code)
     if any(o.code == code for o in store.active_orders(session=session, cooperative_id=cooperative.id)):
-        raise Invalid(f"{cooperative.name} already has an active order {code}")
+        raise Invalid("code_taken", coop=cooperative.name, code=code)
     member_ids = _assignees(session, cooperative, assign)
     order = Order(
         cooperative_id=cooperative.id,
@@ -287,10 +351,10 @@ def _assignees(session: Session, cooperative: Cooperative, assign: str | None) -
         phone = _phone(raw, cooperative.country, "--assign")
         member = store.member_by_phone(session=session, cooperative_id=cooperative.id, phone=phone)
         if member is None:
-            raise Invalid(f"--assign: {phone} is not a member of {cooperative.name}")
+            raise Invalid("not_a_member", what="--assign", phone=phone, coop=cooperative.name)
         ids.append(member.id)
     if not ids:
-        raise Invalid("--assign takes all or a list of members' phones")
+        raise Invalid("assign")
     return ids
 
 
@@ -302,7 +366,7 @@ def close_order(*, session: Session, cooperative: Cooperative, code: str) -> Ord
             order.status, order.closed_at = OrderStatus.CLOSED, clock.now()
             session.flush()
             return order
-    raise Invalid(f"{cooperative.name} has no active order {code}")
+    raise Invalid("no_order", coop=cooperative.name, code=code)
 
 
 def parse_at(text: str, timezone: str) -> datetime:
@@ -313,17 +377,17 @@ def parse_at(text: str, timezone: str) -> datetime:
             moment = moment.replace(tzinfo=ZoneInfo(timezone))
         return moment.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise Invalid(f"--at {text!r} is not an ISO 8601 time like 2026-12-01T17:05") from None
+        raise Invalid("at", value=text) from None
 
 
 def _name(value: str, what: str, limit: int = 120) -> str:
     value = " ".join((value or "").split())
     if not value:
-        raise Invalid(f"{what} is empty")
+        raise Invalid("empty", what=what)
     if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise Invalid(f"{what} has control characters")
+        raise Invalid("control", what=what)
     if len(value) > limit:
-        raise Invalid(f"{what} is longer than {limit} characters")
+        raise Invalid("long", what=what, limit=limit)
     return value
 
 
@@ -331,20 +395,21 @@ def _phone(raw: str | None, region: str, what: str) -> str:
     try:
         return to_e164(raw or "", region)
     except BadPhone as error:
-        raise Invalid(f"{what}: {error}") from None
+        code = "phone_invalid" if error.readable else "phone_unreadable"
+        raise Invalid(code, what=what, value=raw or "", region=region.upper()) from None
 
 
 def _timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"--timezone {name!r} is not a time zone like America/La_Paz") from None
+        raise Invalid("timezone", value=name) from None
     return name
 
 
 def _language(value: str) -> str:
-    if value not in LANGUAGES:
-        raise Invalid(f"language {value!r} is not es or en")
+    if value not in languages.codes():
+        raise Invalid("language", value=value, languages=", ".join(languages.codes()))
     return value
 
 
@@ -352,12 +417,12 @@ def _clock(value: str, what: str) -> str:
     try:
         return time.fromisoformat(value.strip()).strftime("%H:%M")
     except ValueError:
-        raise Invalid(f"{what} {value!r} is not a time like 17:00") from None
+        raise Invalid("clock", what=what, value=value) from None
 
 
 def _positive(value: int, what: str) -> int:
     if value < 1:
-        raise Invalid(f"{what} must be at least 1")
+        raise Invalid("positive", what=what)
     return value
 
 
@@ -366,23 +431,23 @@ def parse_day(value: str, what: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise Invalid(f"{what} {value!r} is not a date like 2026-12-31") from None
+        raise Invalid("day", what=what, value=value) from None
 
 
 def _money(value: str) -> Decimal:
     try:
         amount = Decimal(value.strip().replace(",", "."))
     except InvalidOperation:
-        raise Invalid(f"--piece-rate {value!r} is not an amount like 3.50") from None
+        raise Invalid("amount", what="--piece-rate", value=value) from None
     if not amount.is_finite() or amount < 0 or amount >= 10**8:
-        raise Invalid(f"--piece-rate {value!r} is not an amount like 3.50")
+        raise Invalid("amount", what="--piece-rate", value=value)
     return amount.quantize(Decimal("0.01"))
 
 
 def _template(text: str) -> tuple[str, str]:
     kind, sep, sid = text.partition("=")
     if not sep or kind not in TEMPLATE_KINDS:
-        raise Invalid(f"--whatsapp-template {text!r}: KIND must be one of {', '.join(TEMPLATE_KINDS)}")
+        raise Invalid("template_kind", value=text, kinds=", ".join(TEMPLATE_KINDS))
     if not CONTENT_SID.fullmatch(sid):
-        raise Invalid(f"--whatsapp-template {text!r}: {sid!r} is not a Content SID (HX…)")
+        raise Invalid("content_sid", value=text, sid=sid)
     return kind, sid

@@ -261,7 +261,7 @@ def report_add(phone, pieces, code, coop_name, at) -> None:
 
 def _record(*, session, phone, pieces, code, coop_name, at) -> tuple[str, str]:
     if pieces < 1:
-        raise admin.Invalid("--pieces must be at least 1")
+        raise admin.Invalid("pieces")
     found, cooperative = _member(session, phone, coop_name)
     moment = admin.parse_at(at, cooperative.timezone) if at else clock.now()
     connection = session.connection()
@@ -270,8 +270,8 @@ def _record(*, session, phone, pieces, code, coop_name, at) -> tuple[str, str]:
     chosen = choose_order(wanted, orders, [o for o in orders if o.mine])
     if isinstance(chosen, list):
         if wanted:
-            raise admin.Invalid(f"{cooperative.name} has no active order {wanted}")
-        raise admin.Invalid(f"--order is needed: one of {', '.join(chosen) or 'no active orders'}")
+            raise admin.Invalid("no_order", coop=cooperative.name, code=wanted)
+        raise admin.Invalid("order_needed", codes=", ".join(chosen) or "no active orders")
     statements.record_report(connection, member=found, order=chosen, pieces=pieces, at=moment,
                              day=clock.today(cooperative, moment), source=Source.CLI)
     return found.name, chosen.code
@@ -293,9 +293,9 @@ def _member(session, phone: str, coop_name: str | None) -> tuple[Member, Coopera
         if candidate is not None:
             found.append((candidate, cooperative))
     if not found:
-        raise admin.Invalid(f"no member with phone {phone}")
+        raise admin.Invalid("no_phone", phone=phone)
     if len(found) > 1:
-        raise admin.Invalid(f"{phone} is a member of several cooperatives: give --coop")
+        raise admin.Invalid("several_coops", phone=phone)
     return found[0]
 
 
@@ -320,7 +320,7 @@ def _inbound(*, session, sender, recipient, at, text) -> Inbound:
     try:
         phone = to_e164(number, cooperative.country)
     except BadPhone:
-        raise admin.Invalid(f"--from {sender!r} is not a phone number") from None
+        raise admin.Invalid("from", value=sender) from None
     return Inbound(
         sid="SM" + uuid.uuid4().hex,
         sender=address_for(phone, channel),
@@ -335,14 +335,14 @@ def _cooperative_for(session, number: str, recipient: str | None) -> Cooperative
     if recipient:
         cooperative = store.cooperative_by_number(session=session, number=split_address(recipient)[0])
         if cooperative is None:
-            raise admin.Invalid(f"--to {recipient}: no cooperative has this number")
+            raise admin.Invalid("to", value=recipient)
         return cooperative
     try:
         return _member(session, number, None)[1]
     except admin.Invalid:
         cooperatives = list(session.scalars(select(Cooperative).limit(2)))
         if len(cooperatives) != 1:
-            raise admin.Invalid(f"{number} is not a member: give --to, the cooperative's number") from None
+            raise admin.Invalid("not_member_give_to", value=number) from None
         return cooperatives[0]
 
 

@@ -12,9 +12,8 @@ import phonenumbers
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-ROOT = Path(__file__).resolve().parent.parent
-INSTANCE = ROOT / "instance"
 BACKENDS = ("twilio", "console")
+INSTANCE = "instance"  # PUNTADA_INSTANCE's default: ./instance in the folder Puntada runs from
 
 
 class ConfigError(ValueError):
@@ -23,7 +22,10 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = f"sqlite:///{INSTANCE / 'puntada.db'}"
+    # The folder of what one installation keeps beside its code: the default SQLite database,
+    # the generated secret key, the spool.
+    instance: str = INSTANCE
+    database_url: str = f"sqlite:///{INSTANCE}/puntada.db"
     twilio_account_sid: str = ""
     twilio_auth_token: str = field(default="", repr=False)
     twilio_messaging_service_sid: str = ""
@@ -37,7 +39,7 @@ class Settings:
     dispatch_concurrency: int = 12  # senders that dispatch serves at once, one thread each
     host: str = "127.0.0.1"
     port: int = 8000
-    spool_dir: str = str(INSTANCE / "spool")  # inbound messages wait here while the database is down
+    spool_dir: str = f"{INSTANCE}/spool"  # inbound messages wait here while the database is down
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For gives the client's address
 
     @classmethod
@@ -54,8 +56,11 @@ class Settings:
         if backend == "twilio" and not (sid and token):
             # Without the token no webhook signature could be checked: refuse to run open.
             raise ConfigError("MESSAGING_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        instance = Path(env.get("PUNTADA_INSTANCE", "").strip() or INSTANCE).absolute()
         return cls(
-            database_url=_database_url(env.get("DATABASE_URL", "").strip() or cls.database_url),
+            instance=str(instance),
+            database_url=_database_url(env.get("DATABASE_URL", "").strip()
+                                       or f"sqlite:///{instance / 'puntada.db'}"),
             twilio_account_sid=sid,
             twilio_auth_token=token,
             twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID", "").strip(),
@@ -69,14 +74,15 @@ class Settings:
             dispatch_concurrency=_int(env, "DISPATCH_CONCURRENCY", 12, low=1, high=64),
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_int(env, "PORT", 8000, low=1, high=65535),
-            spool_dir=env.get("SPOOL_DIR", "").strip() or cls.spool_dir,
+            spool_dir=env.get("SPOOL_DIR", "").strip() or str(instance / "spool"),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, low=0, high=10),
         )
 
-    def with_secret_key(self, instance: Path = INSTANCE) -> Settings:
-        """Return settings whose secret key is set, generating one kept in instance/."""
+    def with_secret_key(self) -> Settings:
+        """Return settings whose secret key is set, generating one kept in the instance folder."""
         if self.secret_key:
             return self
+        instance = Path(self.instance)
         path = instance / "secret_key"
         if not path.exists():
             instance.mkdir(parents=True, exist_ok=True)
@@ -89,7 +95,7 @@ def _database_url(url: str) -> str:
     try:
         backend = make_url(url).get_backend_name()
     except ArgumentError:
-        raise ConfigError("DATABASE_URL is not a database URL like sqlite:///instance/puntada.db") from None
+        raise ConfigError("DATABASE_URL is not a database URL like sqlite:////srv/puntada.db") from None
     if backend not in ("sqlite", "postgresql"):
         raise ConfigError(f"DATABASE_URL: {backend} is not supported; use sqlite or postgresql+psycopg")
     return url

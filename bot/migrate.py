@@ -11,13 +11,15 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.config import ROOT
+from bot import resources
 
 
 def alembic_config(database_url: str) -> Config:
-    """Alembic's configuration for this project and database."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    """Alembic's configuration for this project and database: the migrations shipped inside
+    the package (bot.migrations), wherever Puntada is installed."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.migrations()))
+    config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     config.attributes["database_url"] = database_url
     return config
 

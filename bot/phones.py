@@ -10,7 +10,12 @@ WHATSAPP_PREFIX = "whatsapp:"
 
 
 class BadPhone(ValueError):
-    """A phone number that cannot be read as a real number."""
+    """A phone number that cannot be read as a real number (`readable`: it reads, but no
+    such number exists in that country)."""
+
+    def __init__(self, message: str, *, readable: bool = False):
+        super().__init__(message)
+        self.readable = readable
 
 
 def to_e164(raw: str, region: str) -> str:
@@ -21,7 +26,7 @@ def to_e164(raw: str, region: str) -> str:
     except phonenumbers.NumberParseException as error:
         raise BadPhone(f"{raw!r} is not a phone number") from error
     if not phonenumbers.is_valid_number(number):
-        raise BadPhone(f"{raw!r} is not a valid phone number for {region.upper()}")
+        raise BadPhone(f"{raw!r} is not a valid phone number for {region.upper()}", readable=True)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -81,7 +81,8 @@ def _truncate(url: str) -> None:
 
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
-    return Settings(database_url=database_url, secret_key="test-secret", messaging_backend="console",
+    return Settings(instance=str(tmp_path / "instance"), database_url=database_url, secret_key="test-secret",
+                    messaging_backend="console",
                     spool_dir=str(tmp_path / "spool"))
 
 

@@ -15,10 +15,10 @@ import pytest
 import requests
 
 from bot.channels import Console, Failure, SendError, Sent, TwilioChannel, channel_for
-from bot.config import ROOT, Settings
+from bot.config import Settings
 from bot.models import Outbox
 from bot.phones import mask
-from tests import twilio_standin
+from tests import ROOT, twilio_standin
 from tests.factories import COOP_NUMBER, ROSA
 from tests.twilio_standin import ACCOUNT_SID, Answer
 

@@ -51,7 +51,7 @@ def test_coop_add_stores_e164_numbers(runner, session):
      "--timezone 'Mars/Olympus' is not a time zone like America/La_Paz"),
     (["--number", "+59162000200", "--reminder-time", "25:00"],
      "--reminder-time '25:00' is not a time like 17:00"),
-    (["--number", "+59162000200", "--language", "fr"], "language 'fr' is not es or en"),
+    (["--number", "+59162000200", "--language", "fr"], "language 'fr' is not one of es, en, ay"),
 ])
 def test_coop_add_refuses_bad_input(runner, session, args, reason):
     assert refused(runner, "coop", "add", "Club Wiphala", *args) == f"Error: {reason}"

@@ -30,10 +30,11 @@ from sqlmodel import Session
 from werkzeug.serving import make_server
 
 from bot import clock, create_app, demo
-from bot.config import ROOT, Settings
+from bot.config import Settings
 from bot.db import unit_of_work
 from bot.migrate import upgrade
 from bot.models import Outbox
+from tests import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

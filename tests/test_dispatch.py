@@ -18,13 +18,12 @@ from sqlmodel import Session
 import bot.dispatch as dispatch_module
 from bot import admin
 from bot.channels import TwilioChannel
-from bot.config import ROOT
 from bot.db import unit_of_work
 from bot.dispatch import BACKOFF, MAX_ATTEMPTS, Dispatched, dispatch
 from bot.models import BuyerContact, Cooperative, Member, Outbox, SenderLease
 from bot.outbox import queue
+from tests import ROOT, twilio_standin
 from tests import factories as f
-from tests import twilio_standin
 from tests.factories import COOP_NUMBER, ELENA, EXPORTER_CONTACT, JUANA, LIDIA, ROSA
 from tests.twilio_standin import Answer
 

@@ -25,11 +25,10 @@ from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
 from bot import admin
-from bot.config import ROOT
 from bot.db import make_engine, unit_of_work
 from bot.migrate import fresh_database
 from bot.models import Cooperative, InboundMessage, Member, Order, Outbox, Report, Role
-from tests import twilio_standin
+from tests import ROOT, twilio_standin
 from tests.conftest import TEST_DATABASE_URL
 
 pytestmark = pytest.mark.skipif(not TEST_DATABASE_URL, reason="TEST_DATABASE_URL is not set")

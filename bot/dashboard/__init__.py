@@ -1,6 +1,7 @@
 """The web dashboard: coordinators and buyer contacts see their orders at a glance.
 
-Server-rendered pages from templates/web/, their words from templates/web/strings/,
+Server-rendered pages from templates/web/, their words from the gettext catalogs in
+templates/web/translations/ (bot/dashboard/i18n.py),
 CSS, JavaScript and icons from this package's static/ folder (no CDN).
 """
 
@@ -12,9 +13,10 @@ from babel.numbers import format_decimal
 from flask import Blueprint, Flask, g, get_flashed_messages, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from bot import render
-from bot.dashboard import auth, pages
-from bot.dashboard.i18n import language, strings, t
+from bot import languages, render
+from bot.dashboard import auth, i18n, pages
+from bot.dashboard.i18n import because, language, t
+from bot.dashboard.texts import TEXTS
 from bot.dashboard.web import close_db
 from bot.phones import mask
 
@@ -33,6 +35,7 @@ def init_app(app: Flask, *, public_base_url: str, exempt=()) -> None:
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
+    i18n.init_app(app)
     csrf.init_app(app)
     for blueprint in exempt:  # Twilio signs its posts; it cannot carry our token
         csrf.exempt(blueprint)
@@ -54,7 +57,11 @@ def _static() -> Blueprint:
 def _globals() -> dict:
     return {
         "t": t,
-        "has": lambda key: key in strings(language()),
+        "has": lambda key: key in TEXTS,
+        "because": because,
+        "page_languages": [languages.get(code) for code in i18n.page_languages()],
+        "member_languages": [languages.get(code) for code in languages.codes()],
+        "language_name": lambda code: languages.get(code).name,
         "lang": language(),
         "viewer": g.get("viewer"),
         "mask": mask,

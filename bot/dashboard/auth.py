@@ -8,7 +8,7 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 
 from bot import clock, puntada
 from bot.dashboard import login as codes
-from bot.dashboard.i18n import LANGUAGES
+from bot.dashboard.i18n import page_languages
 from bot.dashboard.web import db, load, no_store, safe_next
 from bot.db import unit_of_work
 
@@ -104,6 +104,6 @@ def logout():
 def language():
     """Switch the dashboard's language (Spanish or English) and go back."""
     chosen = request.form.get("lang", "")
-    if chosen in LANGUAGES:
+    if chosen in page_languages():
         session["lang"] = chosen
     return redirect(safe_next(request.form.get("next")))

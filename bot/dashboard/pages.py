@@ -17,7 +17,6 @@ from bot import admin, clock, puntada, statements, store
 from bot.dashboard import queries
 from bot.dashboard.access import coordinators_only, signed_in, visible_order
 from bot.dashboard.chart import burn_up
-from bot.dashboard.reasons import Reason, reason
 from bot.dashboard.web import db, load, no_store
 from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
@@ -148,7 +147,7 @@ def add_member():
                 language=form.get("language") or None, channel=form.get("channel", Channel.SMS),
             )
     except admin.Invalid as error:
-        return _members_page(errors={"add": reason(str(error))}, form=form, status=400)
+        return _members_page(errors={"add": error}, form=form, status=400)
     flash(("flash.member_added", {"name": added.name}))
     return redirect(url_for("dashboard.members"))
 
@@ -162,12 +161,12 @@ def import_members():
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return _members_page(errors={"import": Reason("encoding", "")}, form=None, status=400)
+        return _members_page(errors={"import": admin.Invalid("encoding")}, form=None, status=400)
     try:
         with unit_of_work(puntada().engine) as work:
             added = admin.import_members(session=work, cooperative=_own_cooperative(work), text=text)
     except admin.Invalid as error:
-        return _members_page(errors={"import": reason(str(error))}, form=request.form, status=400)
+        return _members_page(errors={"import": error}, form=request.form, status=400)
     flash(("flash.members_imported", {"count": len(added)}))
     return redirect(url_for("dashboard.members"))
 
@@ -195,7 +194,7 @@ def save_member(member_id: int):
                 language=form.get("language", ""), channel=form.get("channel", ""),
             )
     except admin.Invalid as error:
-        errors = {"edit": reason(str(error))}
+        errors = {"edit": error}
         return render_template("member_edit.html", member=member, errors=errors, form=form), 400
     flash(("flash.member_saved", {"name": form.get("name", "").strip()}))
     return redirect(url_for("dashboard.members"))
