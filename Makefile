@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench clean chromium screenshots
+.PHONY: run test lint bench clean chromium screenshots catalogs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,12 +44,23 @@ chromium:
 screenshots: $(VENV)/.installed-test chromium
 	PUNTADA_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_dashboard_browser.py
 
+# The dashboard's gettext catalogs (docs/TRANSLATING.md): extract every text into the template,
+# update each language's catalog from it, compile them. `make catalogs NEW=ay` first makes
+# the catalog of a new language.
+CATALOGS := templates/web/translations
+catalogs: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project Puntada \
+		--copyright-holder Puntada -o $(CATALOGS)/messages.pot .
+	@if [ -n "$(NEW)" ]; then $(BIN)/pybabel init -i $(CATALOGS)/messages.pot -d $(CATALOGS) -l $(NEW); fi
+	$(BIN)/pybabel update -i $(CATALOGS)/messages.pot -d $(CATALOGS) --no-fuzzy-matching --width 100
+	$(BIN)/pybabel compile -d $(CATALOGS)
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 # The benchmark (bench/README.md): wrk from Debian's packages, the local PostgreSQL server,
 # then every section; the figures land in bench/results/ and bench/README.md. Never part of test.
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
 		pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql)" main start; \

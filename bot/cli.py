@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from bot import admin, clock, puntada, statements, store
+from bot import admin, clock, languages, puntada, statements, store
 from bot.channels import Console
 from bot.config import ConfigError
 from bot.db import unit_of_work
@@ -26,6 +26,20 @@ from bot.outbox import send_queued
 from bot.parsing import MAX_PIECES
 from bot.phones import BadPhone, address_for, mask, split_address, to_e164
 from handlers.report import choose_order
+
+
+class LanguageCode(click.Choice):
+    """A language of the registry (templates/languages.toml), read when the command runs."""
+
+    name = "language"
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    def convert(self, value, param, ctx):
+        self.choices = languages.codes()
+        return super().convert(value, param, ctx)
+
 
 db = AppGroup("db", help="The database schema.")
 coop = AppGroup("coop", help="Cooperatives and their settings.")
@@ -171,7 +185,7 @@ def coop_set(name, templates, **settings) -> None:
 @click.option("--phone", required=True)
 @click.option("--name", required=True)
 @click.option("--role", default="embroiderer", type=click.Choice(["embroiderer", "coordinator"]))
-@click.option("--language", type=click.Choice(["es", "en"]))
+@click.option("--language", type=LanguageCode(), help="es, en, ay … (templates/languages.toml)")
 @click.option("--channel", default="sms", type=click.Choice(["sms", "whatsapp"]))
 def member_add(coop_name, phone, name, role, language, channel) -> None:
     """Register a member."""
@@ -205,7 +219,7 @@ def member_import(coop_name, file: Path) -> None:
 @buyer.command("add")
 @click.argument("name")
 @click.option("--contact", "contacts", multiple=True, help="a contact's phone (repeatable)")
-@click.option("--language", default="es", type=click.Choice(["es", "en"]))
+@click.option("--language", default="es", type=LanguageCode(), help="es, en, ay … (templates/languages.toml)")
 def buyer_add(name, contacts, language) -> None:
     """Register a buyer and its contacts."""
     region = puntada().settings.default_region
