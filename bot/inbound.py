@@ -13,10 +13,10 @@ from sqlalchemy import Connection, Engine
 import handlers
 from bot import clock, flood, statements
 from bot.db import together
-from bot.models import Channel, Source
+from bot.models import Channel, Role, Source
 from bot.parsing import Intent, parse
 from bot.phones import BadPhone, mask, split_address, to_e164
-from bot.render import render
+from bot.render import render, segments
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1600  # Twilio's limit for one message
@@ -133,6 +133,9 @@ def _answer_sender(connection: Connection, claimed, cooperative, *, sender: str,
     reply = handlers.dispatch(context, intent)
     context.flush()
     words = render(reply.template, reply.language or context.language(), **reply.values)
+    if member and member.role == Role.EMBROIDERER and segments(words) > 1:
+        # Each segment costs the cooperative: member replies are written to fit one.
+        log.warning("reply %s to a member takes %d SMS segments", reply.template, segments(words))
     member_id, name = (member.id, member.name) if member else (None, "")
     return Answer(words, str(reply.intent or intent.kind), reply.understood, member_id), name
 

@@ -66,7 +66,7 @@ class Intent:
     problem: str = ""
 
 
-Reader = Callable[["Message", int], Intent]
+Reader = Callable[["Message", int, str], Intent]  # the message, where its phrase ends, its name
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ class Parser:
         command = self._command_at(tokens, self._first_meaningful(tokens))
         syntax = self.grammar.get(command[0]) if command else None
         if syntax is not None and syntax.reader is not None:
-            return syntax.reader(message, command[1])
+            return syntax.reader(message, command[1], syntax.name)
         marks = self.marks(message, 0, len(tokens))
         has_count = any(m.code is None for m in marks)
         if command:
@@ -227,11 +227,11 @@ class Parser:
         anywhere = self._find_anywhere(tokens)
         correct = self.grammar.get(Kind.CORRECT)
         if anywhere and anywhere[0] == Kind.CORRECT and correct and correct.reader:
-            return correct.reader(message, anywhere[1])
+            return correct.reader(message, anywhere[1], correct.name)
         if anywhere and not has_count:
             return Intent(anywhere[0])
         if correct and correct.reader and any(self.isin(t, self.mistake) for t in tokens):
-            return correct.reader(message, 0)
+            return correct.reader(message, 0, correct.name)
         if any(self.isin(t, self.dozens) for t in tokens):
             return _unknown("not_a_report")  # "una docena", "media docena": we do not multiply
         return self.with_items(Kind.REPORT, marks, not_finished=self.not_finished_in(tokens))
@@ -628,13 +628,13 @@ def _checked(pairs: Sequence[tuple[_Mark, str | None]]) -> tuple[tuple[Item, ...
 # The readers a command's table entry names: each reads what follows the command's phrase.
 
 
-def read_correction(message: Message, after: int) -> Intent:
+def read_correction(message: Message, after: int, name: str = Kind.CORRECT) -> Intent:
     """'corregir 18': the count after the phrase, else anywhere in the message."""
     p, tokens = message.parser, message.tokens
     marks = p.marks(message, after, len(tokens))
     if not any(m.code is None for m in marks):
         marks = p.marks(message, 0, len(tokens))
-    return p.with_items(Kind.CORRECT, marks, single=True, not_finished=p.not_finished_in(tokens))
+    return p.with_items(name, marks, single=True, not_finished=p.not_finished_in(tokens))
 
 
 def _rest_after(message: Message, end: int) -> str:
@@ -642,11 +642,11 @@ def _rest_after(message: Message, end: int) -> str:
     return message.text[message.tokens[end - 1].end :].lstrip(_NAME_EDGES).rstrip()
 
 
-def read_text(message: Message, end: int) -> Intent:
+def read_text(message: Message, end: int, name: str = Kind.BROADCAST) -> Intent:
     """'aviso …': everything after the phrase, as typed."""
     if end >= len(message.tokens):
         return _unknown("missing_text")
-    return Intent(Kind.BROADCAST, text=_rest_after(message, end))
+    return Intent(name, text=_rest_after(message, end))
 
 
 def _phone_span(message: Message, i: int) -> tuple[str, int]:
@@ -665,7 +665,7 @@ def _phone_span(message: Message, i: int) -> tuple[str, int]:
     return ("+" if plus else "") + digits, j
 
 
-def read_member(message: Message, end: int) -> Intent:
+def read_member(message: Message, end: int, name: str = Kind.ADD_MEMBER) -> Intent:
     """'nueva 71234567 Rosa Mamani': a phone and a name, in either order."""
     tokens, text = message.tokens, message.text
     phone_at = next((i for i in range(end, len(tokens)) if tokens[i].kind in ("num", "date")), None)
@@ -675,15 +675,15 @@ def read_member(message: Message, end: int) -> Intent:
     if not 7 <= len(phone.lstrip("+")) <= 15:
         return _unknown("missing_phone")
     if phone_at > end:
-        name = text[tokens[end - 1].end : tokens[phone_at].start].strip(_NAME_EDGES + "+")
+        who = text[tokens[end - 1].end : tokens[phone_at].start].strip(_NAME_EDGES + "+")
     else:
-        name = _rest_after(message, after).strip(_NAME_EDGES)
-    if not any(c.isalpha() for c in name):
+        who = _rest_after(message, after).strip(_NAME_EDGES)
+    if not any(c.isalpha() for c in who):
         return _unknown("missing_text")
-    return Intent(Kind.ADD_MEMBER, text=name, phone=phone)
+    return Intent(name, text=who, phone=phone)
 
 
-def read_record(message: Message, end: int) -> Intent:
+def read_record(message: Message, end: int, name: str = Kind.RECORD) -> Intent:
     """'anotar Rosa 20': a member's name or phone, then the count(s) to record for her."""
     p, tokens, text = message.parser, message.tokens, message.text
     if end >= len(tokens):
@@ -696,7 +696,7 @@ def read_record(message: Message, end: int) -> Intent:
     else:
         marks = p.marks(message, end, len(tokens), exempt={end})
         if marks and marks[0].first == end:
-            return _record_count_first(message, end)
+            return _record_count_first(message, end, name)
         count_from = marks[0].first if marks else len(tokens)
         who = text[first.start : tokens[count_from - 1].end] if count_from > end else ""
     if not who.strip(_NAME_EDGES):
@@ -704,10 +704,10 @@ def read_record(message: Message, end: int) -> Intent:
     marks = p.marks(message, count_from, len(tokens))
     # The name is checked too: "anotar Rosa le faltan 20" must not find Rosa and record 20.
     not_finished = p.not_finished_in(tokens)
-    return p.with_items(Kind.RECORD, marks, text=who.strip(_NAME_EDGES), not_finished=not_finished)
+    return p.with_items(name, marks, text=who.strip(_NAME_EDGES), not_finished=not_finished)
 
 
-def _record_count_first(message: Message, end: int) -> Intent:
+def _record_count_first(message: Message, end: int, name: str) -> Intent:
     """'anotar 20 Rosa', 'anotar 20 a Rosa Mamani', 'anotar A 5 Ines': the count first.
 
     A capitalised last word is her name ('anotar 20 ANA'), not an order code.
@@ -731,19 +731,19 @@ def _record_count_first(message: Message, end: int) -> Intent:
     if not any(c.isalpha() for c in who):
         return _unknown("missing_text")
     not_finished = p.not_finished_in(tokens)
-    return p.with_items(Kind.RECORD, marks, text=who.strip(_NAME_EDGES), not_finished=not_finished)
+    return p.with_items(name, marks, text=who.strip(_NAME_EDGES), not_finished=not_finished)
 
 
-def read_language(message: Message, end: int) -> Intent:
+def read_language(message: Message, end: int, name: str = Kind.LANGUAGE) -> Intent:
     """'english' alone, or 'idioma en' / 'language spanish'."""
     names, tokens = message.parser.words.language_names, message.tokens
     named = next((names[k] for k in tokens[end - 1].keys if k in names), None)
     if named:  # "english", "espanol"
-        return Intent(Kind.LANGUAGE, language=named)
+        return Intent(name, language=named)
     for token in tokens[end : end + 2]:
         found = next((names[k] for k in token.keys if k in names), None) if token.kind == "word" else None
         if found:
-            return Intent(Kind.LANGUAGE, language=found)
+            return Intent(name, language=found)
     return _unknown("missing_text")
 
 

@@ -82,19 +82,19 @@ COMMANDS: tuple[Command, ...] = (
 
 
 @cache
-def table(commands: tuple[Command, ...] = COMMANDS) -> dict[str, Command]:
+def table(commands: tuple[Command, ...]) -> dict[str, Command]:
     """The commands by name."""
     return {command.name: command for command in commands}
 
 
-def grammar(commands: tuple[Command, ...] = COMMANDS) -> list[Syntax]:
-    """What the parser needs to know of the commands."""
-    return [Syntax(c.name, c.reads, c.alone, c.refuses_count) for c in commands]
+def grammar(commands: tuple[Command, ...] | None = None) -> list[Syntax]:
+    """What the parser needs to know of the commands (the table's, by default)."""
+    return [Syntax(c.name, c.reads, c.alone, c.refuses_count) for c in commands or COMMANDS]
 
 
-def dispatch(context: Context, intent: Intent, commands: tuple[Command, ...] = COMMANDS) -> Reply:
+def dispatch(context: Context, intent: Intent) -> Reply:
     """Answer `intent` with the handler the sender's role allows."""
-    command = table(commands).get(intent.kind)
+    command = table(COMMANDS).get(intent.kind)
     member = context.member
     if member is None:  # a buyer's contact
         answer = command.answers.get(BUYER) if command else None

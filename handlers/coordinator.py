@@ -6,14 +6,15 @@ import unicodedata
 
 from rapidfuzz import fuzz, process
 
-from bot import outbox, overview, statements, store
+from bot import languages, outbox, overview, statements, store
 from bot.models import Channel, Member, Role, Source
 from bot.parsing import Intent
 from bot.phones import BadPhone, to_e164
+from bot.render import render, segments, septets
 from handlers.context import Context, Reply, first_name, progress, puzzled, reply, standing
 from handlers.report import choose_order
 
-MAX_BROADCAST = 280  # two SMS segments with the club's name in front, for every member
+MAX_BROADCAST_SEGMENTS = 2  # what each member pays for one notice, the club's name included
 MAX_NAMES = 12  # "faltan" lists this many names, then "and N more"
 
 
@@ -50,8 +51,14 @@ def missing(context: Context, intent: Intent) -> Reply:
 
 def broadcast(context: Context, intent: Intent) -> Reply:
     """Queue the text to every active member who has not opted out."""
-    if len(intent.text) > MAX_BROADCAST:
-        return puzzled("broadcast_too_long", length=len(intent.text), limit=MAX_BROADCAST)
+    coop = context.cooperative.name
+    # Measured as each member gets it: in her language's template, with the club's name.
+    codes = languages.codes()
+    cost = max(segments(render("broadcast", code, coop=coop, text=intent.text)) for code in codes)
+    if cost > MAX_BROADCAST_SEGMENTS:
+        framing = max(septets(render("broadcast", code, coop=coop, text="")) + 1 for code in codes)
+        room = MAX_BROADCAST_SEGMENTS * 153 - framing  # 153 characters a segment in a long SMS
+        return puzzled("broadcast_too_long", length=len(intent.text), limit=room)
     sender = context.member
     queued = 0
     for member in store.members(session=context.session, cooperative_id=context.cooperative.id):

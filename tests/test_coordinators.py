@@ -56,11 +56,14 @@ def test_broadcast_queues_one_message_per_active_member_in_her_language(engine, 
 
 
 def test_a_broadcast_too_long_for_two_segments_is_refused(engine, club, now):
+    """Each member gets "Bartolina Sisa: <text>": 306 characters in two segments, 290 for the text."""
     assert f.text(engine, JUANA, "aviso " + "hilo rojo " * 30, at=now) == (
-        "El aviso tiene 299 letras; cada socia lo pagaria en varios SMS. Mandalo en menos de 280. "
+        "El aviso tiene 299 letras; cada socia lo pagaria en varios SMS. Mandalo en menos de 290. "
         "No mandé nada."
     )
     assert f.count(engine, Outbox) == 0
+    f.text(engine, JUANA, "aviso " + "x" * 290, at=now)
+    assert [len(body) for _, _, body in f.outbox(engine)] == [306, 306, 306]  # Rosa, Lidia, Elena
 
 
 def test_emoji_in_a_broadcast_are_dropped_to_keep_it_gsm7(engine, club, now):
