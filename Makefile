@@ -60,13 +60,16 @@ lint: $(VENV)/.installed-test
 
 # The benchmark (bench/README.md): wrk from Debian's packages, the local PostgreSQL server,
 # then every section; the figures land in bench/results/ and bench/README.md. Never part of test.
+# The webhook is measured beside the reference app and beside BENCH_BEFORE, the last commit
+# with the two paths (bot/hotpath.py), in the same run.
+BENCH_BEFORE ?= 7c871ca
 bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
 		pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql)" main start; \
 		for _ in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
-	$(BIN)/python -m bench.run webhook --db sqlite
-	$(BIN)/python -m bench.run webhook --db postgresql
+	$(BIN)/python -m bench.run webhook --db sqlite --before $(BENCH_BEFORE)
+	$(BIN)/python -m bench.run webhook --db postgresql --before $(BENCH_BEFORE)
 	$(BIN)/python -m bench.run growth
 	$(BIN)/python -m bench.run fanout --db sqlite
 	$(BIN)/python -m bench.run fanout --db postgresql

@@ -33,8 +33,22 @@ def rows() -> list[str]:
         target = TARGETS[f"ratio_{db}"]
         out += [
             f"| webhook, {db} ({data['runs'][0]['durability']}): Puntada | {m['puntada_rps']:.0f} req/s, "
-            f"p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms | p99 < {TARGETS['p99_ms']} ms | "
-            f"{_verdict(m['p99_ms'] < TARGETS['p99_ms'])} | {command} |",
+            f"p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms, {m.get('puntada_cpu_ms', 0):.2f} ms CPU a "
+            f"request | p99 < {TARGETS['p99_ms']} ms | {_verdict(m['p99_ms'] < TARGETS['p99_ms'])} | {command} |",
+        ]
+        if "before_rps" in m:
+            out.append(f"| webhook, {db}: the two paths before (commit {data['before']}), same run | "
+                       f"{m['before_rps']:.0f} req/s, p99 {m['before_p99_ms']:.1f} ms, "
+                       f"{m['before_cpu_ms']:.2f} ms CPU | | | {command} |")
+            out.append(f"| webhook, {db}: Puntada / before | {m['to_before']:.2f} | ≥ 1 | "
+                       f"{_verdict(m['to_before'] >= 1)} | {command} |")
+        if "reference_rps" in m:
+            out.append(f"| webhook, {db}: reference app (bench/reference.py), same run | "
+                       f"{m['reference_rps']:.0f} req/s, p99 {m['reference_p99_ms']:.1f} ms, "
+                       f"{m['reference_cpu_ms']:.2f} ms CPU | | | {command} |")
+            out.append(f"| webhook, {db}: Puntada / reference | {m['to_reference']:.2f} | ≥ 0.9 | "
+                       f"{_verdict(m['to_reference'] >= 0.9)} | {command} |")
+        out += [
             f"| webhook, {db}: bare Flask, same gunicorn | {m['bare_rps']:.0f} req/s | | | {command} |",
             f"| webhook, {db}: ratio Puntada / bare | {m['ratio']:.3f} | ≥ {target} | "
             f"{_verdict(m['ratio'] >= target)} | {command} |",
