@@ -21,10 +21,16 @@ from bot import languages, resources
 _REPEATS = re.compile(r"(.)\1+")
 
 # The tables of [words] and [time] that every file may give (a missing one is empty).
-WORD_TABLES = ("greetings", "thanks", "honorifics", "pieces", "done", "ordinary", "after_one",
-               "after_code", "order", "before_code", "before_name", "mistake")
+WORD_TABLES = ("greetings", "thanks", "honorifics", "pieces", "done", "have", "ordinary", "after_one",
+               "after_code", "order", "before_code", "before_name", "mistake", "sorry", "replace", "no",
+               "nothing", "plus", "or", "but", "defects", "good", "all", "again", "both", "dont_know",
+               "restate", "with", "of", "for", "of_articles", "news", "between", "guess", "minus", "that",
+               "stops", "guess_after", "back")
 TIME_TABLES = ("leads", "articles", "units", "money", "at", "of", "day_parts", "months")
-NOT_FINISHED = ("left", "future", "money", "running", "dozens")
+NOT_FINISHED = ("left", "future", "money", "running", "total", "others", "given", "told", "delivered", "sent",
+                "hold")
+DAYS = ("today", "yesterday", "before_yesterday", "parts", "vague", "ago")
+DAYS_AGO = {"today": 0, "yesterday": 1, "before_yesterday": 2}
 
 
 def fold(word: str) -> str:
@@ -48,10 +54,14 @@ class Numbers:
     thousand: frozenset[str] = frozenset()
     joins: frozenset[str] = frozenset()  # "y" of "treinta y cinco"
     one: frozenset[str] = frozenset()  # "un", "una": a count only in some places
+    dozen: frozenset[str] = frozenset()  # "docena": twelve of what comes before
+    half: frozenset[str] = frozenset()  # "media docena", "docena y media"
+    times: dict[str, int] = field(default_factory=dict)  # Aymara "kimsa tunka": three tens
 
     def words(self) -> frozenset[str]:
         """Every key that is part of a number."""
-        return frozenset(self.whole) | frozenset(self.hundreds) | self.thousand | frozenset(self.prefixes)
+        return (frozenset(self.whole) | frozenset(self.hundreds) | self.thousand | frozenset(self.prefixes)
+                | self.hundred | self.dozen | frozenset(self.times))
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,12 @@ class Words:
     not_codes: set[str] = field(default_factory=set)  # folded, as typed
     commands: dict[str, list[Phrase]] = field(default_factory=dict)  # at a message's start
     anywhere: dict[str, list[Phrase]] = field(default_factory=dict)  # anywhere in a message
-    not_finished: list[Phrase] = field(default_factory=list)
+    not_finished: dict[str, list[Phrase]] = field(default_factory=dict)  # by group: left, future …
+    phrases: dict[str, list[Phrase]] = field(default_factory=dict)  # every [words] table, as phrases
+    days: dict[str, list[Phrase]] = field(default_factory=dict)  # today, yesterday … and parts
+    weekdays: dict[str, int] = field(default_factory=dict)  # "es:lunes" -> 0 (Monday)
+    months: dict[str, int] = field(default_factory=dict)  # "es:enero" -> 1
+    garments: dict[str, list[Phrase]] = field(default_factory=dict)  # kind -> its words, every language
     not_finished_after: dict[str, set[str]] = field(default_factory=dict)  # "es:manana" -> {"es:la" …}
     language_names: dict[str, str] = field(default_factory=dict)  # "es:ingles" -> "en"
 
@@ -133,7 +148,9 @@ def merge(words: Words, code: str, data: dict) -> None:
     tag = f"{code}:"
     plain = data.get("words", {})
     for name in WORD_TABLES:
-        words.tables.setdefault(name, set()).update(tag + k for k in language.keys(plain.get(name, ())))
+        entries = plain.get(name, ())
+        words.tables.setdefault(name, set()).update(tag + k for k in language.keys(entries))
+        words.phrases.setdefault(name, []).extend(words.phrase(language, p) for p in entries)
     timing = data.get("time", {})
     for name in TIME_TABLES:
         words.tables.setdefault(f"time.{name}", set()).update(
@@ -145,12 +162,21 @@ def merge(words: Words, code: str, data: dict) -> None:
         for name, phrases in data.get(section, {}).items():
             target.setdefault(name, []).extend(words.phrase(language, p) for p in phrases)
     for group, phrases in data.get("not_finished", {}).items():
-        words.not_finished.extend(words.phrase(language, p) for p in phrases)
+        words.not_finished.setdefault(group, []).extend(words.phrase(language, p) for p in phrases)
         words.tables.setdefault(f"not_finished.{group}", set()).update(
             tag + language.key(p) for p in phrases if " " not in p)
     for word, before in data.get("not_finished_after", {}).items():
         words.not_finished_after.setdefault(tag + language.key(word), set()).update(
             tag + k for k in language.keys(before))
+    days = data.get("days", {})
+    for name in DAYS:
+        words.days.setdefault(name, []).extend(words.phrase(language, p) for p in days.get(name, ()))
+    for number, day in enumerate(days.get("weekdays", ())):
+        words.weekdays[tag + language.key(day)] = number
+    for number, month in enumerate(days.get("months", ()), 1):
+        words.months[tag + language.key(month)] = number
+    for kind, names in data.get("garments", {}).items():
+        words.garments.setdefault(kind, []).extend(words.phrase(language, p) for p in names)
     for target_code, names in data.get("languages", {}).items():
         words.language_names.update({tag + k: target_code for k in language.keys(names)})
 
@@ -176,4 +202,6 @@ def _numbers(language: Language, data: dict) -> Numbers:
         not_alone=language.keys(data.get("not_alone", ())), hundred=language.keys(data.get("hundred", ())),
         a=language.keys(data.get("a", ())), thousand=language.keys(data.get("thousand", ())),
         joins=language.keys(data.get("and", ())), one=language.keys(data.get("one", ())),
+        dozen=language.keys(data.get("dozen", ())), half=language.keys(data.get("half", ())),
+        times=table("times"),
     )
