@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache, partial
 
 from sqlalchemy import Connection, Engine
@@ -14,17 +14,27 @@ import handlers
 from bot import clock, flood, statements
 from bot.db import together
 from bot.models import Channel, Role, Source
-from bot.parsing import Intent, parse
+from bot.parsing import Intent, Kind, OrderWords, parse
 from bot.phones import BadPhone, mask, split_address, to_e164
 from bot.render import render, segments
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1600  # Twilio's limit for one message
-# Each cooperative's active order codes as the last message read them, by the number written
-# to. A message is read with them before its transaction starts (on SQLite the write lock is
-# held for the whole transaction, and reading a message is its costliest step); inside it the
-# codes are read again, and a message is read again if they changed.
-_codes_seen: dict[str, tuple[str, ...]] = {}
+# Each cooperative's active orders (code, item, buyer) as the last message read them, by the
+# number written to. A message is read with them before its transaction starts (on SQLite the
+# write lock is held for the whole transaction, and reading a message is its costliest step);
+# inside it the orders are read again, and a message is read again if they changed.
+_orders_seen: dict[str, tuple[OrderWords, ...]] = {}
+# Twilio's OptOutType (Advanced Opt-Out): she is out, or back, whatever her words were.
+OPT_OUT_TYPES = {"STOP": Kind.STOP, "START": Kind.START, "HELP": Kind.HELP}
+
+
+@dataclass(frozen=True)
+class Media:
+    """One of a message's media: Twilio's MediaUrlN and MediaContentTypeN."""
+
+    url: str
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,9 @@ class Inbound:
     recipient: str  # Twilio's To
     body: str
     at: datetime | None = None  # aware; None means now
+    media: tuple[Media, ...] | list[Media] = ()
+    location: tuple[float, float, str | None] | None = None  # Latitude, Longitude, Address
+    opt_out: str = ""  # Twilio's OptOutType: STOP, START or HELP
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class Answer:
     intent: str
     understood: bool
     member_id: int | None
+    for_coordinator: bool = False
 
 
 def receive(engine: Engine, message: Inbound) -> str:
@@ -59,8 +73,8 @@ def receive(engine: Engine, message: Inbound) -> str:
     """
     recipient, _ = split_address(message.recipient)
     body = clean(message.body)
-    codes = _codes_seen.get(recipient, ())
-    guess = Guess(codes, parse(body, codes))
+    orders = _orders_seen.get(recipient, ())
+    guess = Guess(orders, parse(body, orders))
     answer = together(engine, partial(_receive, message=message, body=body, guess=guess))
     if answer is None:
         # The same MessageSid again (Twilio retries, or two copies at once): answer as the
@@ -74,45 +88,48 @@ def receive(engine: Engine, message: Inbound) -> str:
 
 @dataclass(frozen=True)
 class Guess:
-    """How the message read with the codes seen last, before its transaction."""
+    """How the message read with the orders seen last, before its transaction."""
 
-    codes: tuple[str, ...]
+    orders: tuple[OrderWords, ...]
     intent: Intent
 
 
 def _receive(connection: Connection, *, message: Inbound, body: str, guess: Guess) -> Answer | None:
     sender, channel = split_address(message.sender)
     recipient, _ = split_address(message.recipient)
-    at = message.at or clock.now()
+    at = (message.at or clock.now()).astimezone(UTC)
     claimed = statements.claim(connection, sid=message.sid, sender=sender, recipient=recipient,
-                               channel=str(channel), body=body, at=at)
+                               channel=str(channel), body=body, at=at, media=message.media,
+                               location=message.location)
     if claimed is None:
         return None
-    answer = _answer(connection, claimed, sender=sender, recipient=recipient, channel=channel, body=body,
-                     at=at, guess=guess)
+    answer = _answer(connection, claimed, message=message, sender=sender, recipient=recipient,
+                     channel=channel, body=body, at=at, guess=guess)
     statements.finish(connection, claimed.id, member_id=answer.member_id, intent=answer.intent,
-                      understood=answer.understood, reply=answer.reply)
+                      understood=answer.understood, reply=answer.reply,
+                      for_coordinator=answer.for_coordinator)
     return answer
 
 
-def _answer(connection: Connection, claimed, *, sender: str, recipient: str, channel: Channel, body: str,
-            at: datetime, guess: Guess) -> Answer:
+def _answer(connection: Connection, claimed, *, message: Inbound, sender: str, recipient: str,
+            channel: Channel, body: str, at: datetime, guess: Guess) -> Answer:
     if claimed.cooperative_id is None:
         return Answer(render("wrong_number", "es"), "wrong_number", False, None)
     cooperative = statements.cooperative(connection, claimed.cooperative_id, sender=sender,
                                          since=at - flood.WINDOW, at=at)
-    answer, name = _answer_sender(connection, claimed, cooperative, sender=sender, recipient=recipient,
-                                  channel=channel, body=body, at=at, guess=guess)
+    answer, name = _answer_sender(connection, claimed, cooperative, message=message, sender=sender,
+                                  recipient=recipient, channel=channel, body=body, at=at, guess=guess)
     if cooperative.recent > cooperative.flood_limit:
         # A reply loop stops when we stop answering; what she reported is recorded all the same.
         flood.alert(connection, cooperative=cooperative, sender=sender, at=at, count=cooperative.recent,
                     name=name)
-        return Answer("", answer.intent, answer.understood, answer.member_id)
+        return Answer("", answer.intent, answer.understood, answer.member_id, answer.for_coordinator)
     return answer
 
 
-def _answer_sender(connection: Connection, claimed, cooperative, *, sender: str, recipient: str,
-                   channel: Channel, body: str, at: datetime, guess: Guess) -> tuple[Answer, str]:
+def _answer_sender(connection: Connection, claimed, cooperative, *, message: Inbound, sender: str,
+                   recipient: str, channel: Channel, body: str, at: datetime,
+                   guess: Guess) -> tuple[Answer, str]:
     """The answer to a member or buyer contact of this cooperative, or to a stranger; her name."""
     phone = _e164(sender, cooperative.country)
     member = phone and statements.member(connection, cooperative_id=cooperative.id, phone=phone, lock=True)
@@ -126,18 +143,27 @@ def _answer_sender(connection: Connection, claimed, cooperative, *, sender: str,
         connection=connection, cooperative=cooperative, member=member or None, contacts=contacts,
         inbound=claimed, now=at, today=clock.today(cooperative, at),
         source=Source.WHATSAPP if channel == Channel.WHATSAPP else Source.SMS,
+        text=body, media=tuple(m.content_type for m in message.media), location=message.location is not None,
     )
-    codes = tuple(order.code for order in context.orders)
-    _codes_seen[recipient] = codes
-    intent = guess.intent if codes == guess.codes else parse(body, codes)
+    orders = tuple(OrderWords(o.code, o.item, o.buyer) for o in context.orders)
+    _orders_seen[recipient] = orders
+    intent = guess.intent if orders == guess.orders else parse(body, orders)
+    if message.opt_out.upper() in OPT_OUT_TYPES:  # Twilio says STOP or START: that is what it is
+        intent = Intent(OPT_OUT_TYPES[message.opt_out.upper()])
     reply = handlers.dispatch(context, intent)
     context.flush()
-    words = render(reply.template, reply.language or context.language(), **reply.values)
+    language = reply.language or context.language()
+    for_coordinator = reply.note or intent.note or bool(message.media) or message.location is not None
+    words = render(reply.template, language, **reply.values)
+    if for_coordinator and reply.understood and context.coordinator:
+        # "… Le paso tu mensaje a Juana": said when it still fits the reply's segments.
+        noted = render("with_note", language, reply=words, coordinator=context.coordinator)
+        words = noted if segments(noted) <= segments(words) else words
     if member and member.role == Role.EMBROIDERER and segments(words) > 1:
         # Each segment costs the cooperative: member replies are written to fit one.
         log.warning("reply %s to a member takes %d SMS segments", reply.template, segments(words))
     member_id, name = (member.id, member.name) if member else (None, "")
-    return Answer(words, str(reply.intent or intent.kind), reply.understood, member_id), name
+    return Answer(words, str(reply.intent or intent.kind), reply.understood, member_id, for_coordinator), name
 
 
 def clean(body: str) -> str:

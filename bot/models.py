@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from bot import clock
@@ -82,6 +82,8 @@ class Member(SQLModel, table=True):
     opted_out: bool = False
     active: bool = True
     last_inbound_at: datetime | None = None
+    # What the bot asked her last and is waiting for (handlers/conversation.py), if anything.
+    pending: dict | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=clock.now)
 
 
@@ -148,8 +150,25 @@ class InboundMessage(SQLModel, table=True):
     intent: str = Field(default="", max_length=16)  # what the bot made of it
     understood: bool = True
     handled: bool = False  # a coordinator dealt with a message the bot did not understand
+    # A question or news for her, or media: it waits in Mensajes even when its count was recorded.
+    for_coordinator: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     reply: str = ""
     received_at: datetime = Field(default_factory=clock.now, index=True)
+    # What Twilio sent besides the body: NumMedia (each in inbound_media), a shared location.
+    num_media: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = Field(default=None, max_length=300)
+
+
+class InboundMedia(SQLModel, table=True):
+    """One of a message's media (a voice note, a photo): Twilio's MediaUrlN and MediaContentTypeN."""
+
+    __tablename__ = "inbound_media"
+    inbound_id: int = Field(foreign_key="inbound_message.id", primary_key=True)
+    position: int = Field(primary_key=True)  # N of MediaUrlN
+    url: str = Field(max_length=500)
+    content_type: str = Field(max_length=100)
 
 
 class Report(SQLModel, table=True):

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from bot import clock, outbox, store
 from bot.db import unit_of_work
-from bot.inbound import Inbound, receive
+from bot.inbound import Inbound, Media, receive
 from bot.models import InboundMessage
 from bot.phones import split_address
 
@@ -117,8 +117,12 @@ def _restore(directory: Path, line: str) -> None:
 def _message(line: str) -> Inbound | None:
     try:
         data = json.loads(line)
+        location = data.get("location")
         return Inbound(data["sid"], data["sender"], data["recipient"], data["body"],
-                       datetime.fromisoformat(data["at"]))
+                       datetime.fromisoformat(data["at"]),
+                       media=tuple(Media(m["url"], m["content_type"]) for m in data.get("media") or ()),
+                       location=(location[0], location[1], location[2]) if location else None,
+                       opt_out=data.get("opt_out", ""))
     except (ValueError, KeyError, TypeError):
         log.error("spool: an unreadable line was skipped")
         return None

@@ -43,8 +43,10 @@ from sqlalchemy.sql import Executable
 from bot import notices
 from bot.models import (
     Assignment,
+    Buyer,
     BuyerContact,
     Cooperative,
+    InboundMedia,
     InboundMessage,
     Member,
     Order,
@@ -61,7 +63,9 @@ contacts_table = BuyerContact.__table__
 orders_table = Order.__table__
 assignments = Assignment.__table__
 inbound = InboundMessage.__table__
+media_table = InboundMedia.__table__
 reports = Report.__table__
+buyers = Buyer.__table__
 
 # The cooperative a message was sent to, by its SMS or WhatsApp number.
 _COOPERATIVE_BY_NUMBER = (
@@ -80,7 +84,9 @@ def _claim(insert):
         .values(message_sid=bindparam("sid"), cooperative_id=_COOPERATIVE_BY_NUMBER,
                 sender=bindparam("sender"), recipient=bindparam("recipient"),
                 channel=bindparam("channel"), body=bindparam("body"), intent="", understood=True,
-                handled=False, reply="", received_at=bindparam("at"))
+                handled=False, for_coordinator=False, reply="", received_at=bindparam("at"),
+                num_media=bindparam("num_media"), latitude=bindparam("latitude"),
+                longitude=bindparam("longitude"), address=bindparam("address"))
         .on_conflict_do_nothing(index_elements=["message_sid"])
         .returning(inbound.c.id, inbound.c.cooperative_id, inbound.c.message_sid)
     )
@@ -105,19 +111,22 @@ _MINE = or_(
     exists().where(assignments.c.order_id == orders_table.c.id,
                    assignments.c.member_id == bindparam("member_id")),
 )
+_BUYER_NAME = (select(buyers.c.name).where(buyers.c.id == orders_table.c.buyer_id)
+               .scalar_subquery().label("buyer"))
 _ORDERS = (
-    select(orders_table, _MINE.label("mine"))
+    select(orders_table, _MINE.label("mine"), _BUYER_NAME)
     .where(orders_table.c.cooperative_id == bindparam("cooperative_id"),
            orders_table.c.status == OrderStatus.ACTIVE)
     .order_by(orders_table.c.code)
 )
 _ORDERS_NOBODY = (
-    select(orders_table, literal(False).label("mine"))
+    select(orders_table, literal(False).label("mine"), _BUYER_NAME)
     .where(orders_table.c.cooperative_id == bindparam("cooperative_id"),
            orders_table.c.status == OrderStatus.ACTIVE)
     .order_by(orders_table.c.code)
 )
-_ORDER = select(orders_table, literal(False).label("mine")).where(orders_table.c.id == bindparam("id"))
+_ORDER = select(orders_table, literal(False).label("mine"), _BUYER_NAME).where(
+    orders_table.c.id == bindparam("id"))
 _REPORT_COLUMNS = ("cooperative_id", "member_id", "order_id", "pieces", "status", "at", "local_date",
                    "inbound_id", "recorded_by_id", "replaces_id", "source")
 _INSERT_REPORT = (reports.insert().values({name: bindparam(name) for name in _REPORT_COLUMNS})
@@ -151,7 +160,36 @@ _TOTALS = select(_pieces_between("first", "today").label("month"),
                  _pieces_between("today", "today").label("today"))
 _FINISH = (update(inbound).where(inbound.c.id == bindparam("inbound_id"))
            .values(member_id=bindparam("member_id"), intent=bindparam("intent"),
-                   understood=bindparam("understood"), reply=bindparam("reply")))
+                   understood=bindparam("understood"), reply=bindparam("reply"),
+                   for_coordinator=bindparam("for_coordinator")))
+_MEDIA = media_table.insert().values(inbound_id=bindparam("inbound_id"), position=bindparam("position"),
+                                     url=bindparam("url"), content_type=bindparam("content_type"))
+_PENDING = update(members).where(members.c.id == bindparam("member_id")).values(pending=bindparam("pending"))
+# Her reports of the last minutes, each with the text of the message it came in.
+_RECENT_REPORTS = (
+    select(reports, inbound.c.body)
+    .select_from(reports.outerjoin(inbound, inbound.c.id == reports.c.inbound_id))
+    .where(reports.c.member_id == bindparam("member_id"), reports.c.at >= bindparam("since"),
+           reports.c.status != ReportStatus.CANCELLED)
+    .order_by(reports.c.at.desc(), reports.c.id.desc())
+)
+# The reports of her latest message that recorded any (what a free-words correction corrects).
+_LAST_MESSAGE_REPORTS = (
+    select(reports).where(
+        reports.c.member_id == bindparam("member_id"),
+        reports.c.status != ReportStatus.CANCELLED,
+        reports.c.inbound_id == (
+            select(reports.c.inbound_id).where(reports.c.member_id == bindparam("member_id"),
+                                               reports.c.inbound_id.is_not(None),
+                                               reports.c.at >= bindparam("since"),
+                                               reports.c.status != ReportStatus.CANCELLED)
+            .order_by(reports.c.at.desc(), reports.c.id.desc()).limit(1).scalar_subquery()))
+    .order_by(reports.c.id)
+)
+_COORDINATOR_NAME = (select(members.c.name)
+                     .where(members.c.cooperative_id == bindparam("cooperative_id"),
+                            members.c.role == Role.COORDINATOR, members.c.active.is_(True))
+                     .order_by(members.c.id).limit(1))
 _REPLY = select(inbound.c.reply).where(inbound.c.message_sid == bindparam("sid"))
 
 
@@ -159,19 +197,27 @@ _REPLY = select(inbound.c.reply).where(inbound.c.message_sid == bindparam("sid")
 
 
 def claim(connection: Connection, *, sid: str, sender: str, recipient: str, channel: str, body: str,
-          at: datetime) -> Row | None:
-    """Store the message unless its MessageSid is stored already (then None): (id, cooperative_id,
-    message_sid)."""
+          at: datetime, media: Sequence = (), location: tuple | None = None) -> Row | None:
+    """Store the message and its media unless its MessageSid is stored already (then None):
+    (id, cooperative_id, message_sid)."""
     statement = _CLAIM[connection.dialect.name]
-    return run(connection, statement, {"sid": sid, "sender": sender, "recipient": recipient,
-                                       "channel": channel, "body": body, "at": at}).first()
+    latitude, longitude, address = location or (None, None, None)
+    claimed = run(connection, statement, {
+        "sid": sid, "sender": sender, "recipient": recipient, "channel": channel, "body": body, "at": at,
+        "num_media": len(media), "latitude": latitude, "longitude": longitude, "address": address,
+    }).first()
+    if claimed is not None:
+        for position, item in enumerate(media):
+            run(connection, _MEDIA, {"inbound_id": claimed.id, "position": position, "url": item.url,
+                                     "content_type": item.content_type})
+    return claimed
 
 
 def finish(connection: Connection, inbound_id: int, *, member_id: int | None, intent: str,
-           understood: bool, reply: str) -> None:
-    """Store what the bot made of the message and what it answered."""
+           understood: bool, reply: str, for_coordinator: bool = False) -> None:
+    """Store what the bot made of the message, whether it waits for the coordinator, and the reply."""
     run(connection, _FINISH, {"inbound_id": inbound_id, "member_id": member_id, "intent": intent,
-                              "understood": understood, "reply": reply})
+                              "understood": understood, "reply": reply, "for_coordinator": for_coordinator})
 
 
 def earlier_reply(connection: Connection, sid: str) -> str | None:
@@ -210,6 +256,16 @@ def seen(connection: Connection, member_id: int, at: datetime) -> None:
     run(connection, _SEEN, {"member_id": member_id, "at": at})
 
 
+def set_pending(connection: Connection, member_id: int, pending: dict | None) -> None:
+    """What the bot now waits for from her (None: nothing)."""
+    run(connection, _PENDING, {"member_id": member_id, "pending": pending})
+
+
+def coordinator_name(connection: Connection, cooperative_id: int) -> str:
+    """The first active coordinator's name ('' when the cooperative has none)."""
+    return run(connection, _COORDINATOR_NAME, {"cooperative_id": cooperative_id}).scalar() or ""
+
+
 def set_member(connection: Connection, member_id: int, **values) -> None:
     """Change some of a member's fields (opted_out, language, last_inbound_at)."""
     connection.execute(update(members).where(members.c.id == member_id).values(**values))
@@ -238,6 +294,12 @@ class OrderLine:
     created_at: datetime
     closed_at: datetime | None
     mine: bool = False  # assigned to her, directly or (embroiderers) as an order for all
+    buyer: str = ""
+
+    @property
+    def short(self) -> str:
+        """What members call it: the first word of its item ('blusas' of 'blusas bordadas')."""
+        return self.item.split()[0] if self.item.split() else self.code
 
 
 def active_orders(connection: Connection, *, cooperative_id: int, member=None) -> list[OrderLine]:
@@ -275,6 +337,16 @@ def latest_report(connection: Connection, *, member_id: int, status: str, order_
         return run(connection, _LATEST, {"member_id": member_id, "status": status}).first()
     return run(connection, _LATEST_ON, {"member_id": member_id, "status": status,
                                         "order_id": order_id}).first()
+
+
+def recent_reports(connection: Connection, *, member_id: int, since: datetime) -> list[Row]:
+    """Her accepted and held reports since `since`, newest first, each with its message's `body`."""
+    return run(connection, _RECENT_REPORTS, {"member_id": member_id, "since": since}).all()
+
+
+def last_message_reports(connection: Connection, *, member_id: int, since: datetime) -> list[Row]:
+    """The accepted and held reports of her latest message since `since` that recorded any."""
+    return run(connection, _LAST_MESSAGE_REPORTS, {"member_id": member_id, "since": since}).all()
 
 
 def held_with(connection: Connection, report: Row) -> list[Row]:
@@ -334,6 +406,14 @@ def cancel(connection: Connection, report: Row, order: OrderLine) -> bool:
                 add_to_order(connection, order, -report.pieces)
             return True
     return False
+
+
+def hold(connection: Connection, report: Row, order: OrderLine) -> bool:
+    """Take an accepted report out of the totals until she confirms it again (her "si")."""
+    if not move(connection, report.id, ReportStatus.ACCEPTED, ReportStatus.HELD):
+        return False
+    add_to_order(connection, order, -report.pieces)
+    return True
 
 
 def accept(connection: Connection, report: Row, order: OrderLine) -> bool:

@@ -13,12 +13,14 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import clock, puntada, spool
 from bot.db import DATABASE_DOWN
-from bot.inbound import Inbound, receive
+from bot.inbound import Inbound, Media, receive
 from bot.render import render
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
 MAX_FIELD = 64  # a MessageSid is 34 characters; an address at most "whatsapp:" and 15 digits
+MAX_MEDIA = 10  # Twilio sends at most ten media with one message
+MAX_URL = 500
 
 
 @blueprint.post("/twilio/messages")
@@ -34,7 +36,8 @@ def messages() -> Response:
         return plain("MessageSid, From and To are required", 400)
     if not all(_well_formed(value) for value in (sid, sender, recipient)):
         return plain("MessageSid, From or To is too long or has control characters", 400)
-    message = Inbound(sid, sender, recipient, form.get("Body", ""), clock.now())
+    message = Inbound(sid, sender, recipient, form.get("Body", ""), clock.now(), media=_media(form),
+                      location=_location(form), opt_out=form.get("OptOutType", "")[:8])
     try:
         reply = receive(puntada().engine, message)
     except DATABASE_DOWN as error:
@@ -89,6 +92,32 @@ def _signed_url() -> str:
         return request.url
     query = request.query_string.decode("latin-1")
     return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def _media(form) -> tuple[Media, ...]:
+    """Twilio's NumMedia, MediaUrlN and MediaContentTypeN: every voice note and photo, kept."""
+    try:
+        count = min(max(int(form.get("NumMedia", "0") or 0), 0), MAX_MEDIA)
+    except ValueError:
+        count = 0
+    found = []
+    for n in range(count):
+        url, kind = form.get(f"MediaUrl{n}", ""), form.get(f"MediaContentType{n}", "")
+        if url.startswith("https://") and len(url) <= MAX_URL and url.isprintable():
+            found.append(Media(url, kind[:100] or "application/octet-stream"))
+    return tuple(found)
+
+
+def _location(form) -> tuple[float, float, str | None] | None:
+    """A location she shared on WhatsApp: Latitude, Longitude and (when given) Address."""
+    try:
+        latitude, longitude = float(form["Latitude"]), float(form["Longitude"])
+    except (KeyError, ValueError):
+        return None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    address = form.get("Address") or form.get("Label") or None
+    return latitude, longitude, address[:300] if address else None
 
 
 def _well_formed(value: str) -> bool:
