@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 from sqlmodel import Session
 
 from bot import clock, outbox, overview, store
@@ -103,7 +103,7 @@ def digest(session: Session, moment: Moment) -> int:
         orders=[_line(o, pace=_standing(session, coop, o, moment)) for o in orders],
         silent=[m.name for m in silent[:MAX_NAMES]],
         more=max(len(silent) - MAX_NAMES, 0),
-        puzzled=_not_understood(session, coop, moment),
+        waiting=_waiting(session, coop, moment),
     )
     rows = [_member_row(c, f"digest:{c.id}:{moment.today}", "digest", render("digest", c.language, **values),
                         {"1": coop.name}) for c in coordinators(session=session, cooperative_id=coop.id)]
@@ -190,11 +190,14 @@ def _standing(session: Session, coop: Cooperative, order: Order, moment: Moment)
     return overview.order_standing(session=session, cooperative=coop, order=order, today=moment.today)
 
 
-def _not_understood(session: Session, coop: Cooperative, moment: Moment) -> int:
+def _waiting(session: Session, coop: Cooperative, moment: Moment) -> int:
+    """Today's messages for the coordinator still waiting in Mensajes: not understood, or a
+    question, news or media for her (one line of the digest, not one SMS each)."""
     start = clock.start_of_day(coop, moment.today)
     query = select(func.count()).select_from(InboundMessage).where(
         InboundMessage.cooperative_id == coop.id,
-        InboundMessage.understood.is_(False),
+        or_(InboundMessage.understood.is_(False), InboundMessage.for_coordinator.is_(True)),
+        InboundMessage.handled.is_(False),
         InboundMessage.received_at >= start,
         InboundMessage.received_at < start + timedelta(days=1),
     )

@@ -19,10 +19,12 @@ from bot.parsing import Intent, Kind, Syntax
 from handlers import (
     buyer,
     confirm,
+    conversation,
     coordinator,
     correct,
     help,
     language,
+    media,
     optout,
     report,
     status,
@@ -93,7 +95,8 @@ def grammar(commands: tuple[Command, ...] | None = None) -> list[Syntax]:
 
 
 def dispatch(context: Context, intent: Intent) -> Reply:
-    """Answer `intent` with the handler the sender's role allows."""
+    """Answer `intent` with the handler the sender's role allows: her answer to the bot's
+    question first, a voice note or photo without words as such, else the command's handler."""
     command = table(COMMANDS).get(intent.kind)
     member = context.member
     if member is None:  # a buyer's contact
@@ -101,6 +104,12 @@ def dispatch(context: Context, intent: Intent) -> Reply:
         return (answer or buyer.not_understood)(context, intent)
     if not member.active:
         return puzzled("inactive", coop=context.cooperative.name)
+    if (context.media or context.location) and intent.kind == Kind.UNKNOWN and intent.problem == "empty":
+        return media.received(context, intent)
+    if command is None or command.answers.get(member.role) is not None:
+        answered = conversation.follow_up(context, intent)
+        if answered is not None:
+            return answered
     if command is None:
         return help.not_understood(context, intent)
     answer = command.answers.get(member.role)

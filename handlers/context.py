@@ -27,6 +27,7 @@ class Reply:
     understood: bool = True
     intent: str | None = None  # what to store as the message's meaning, when not the parse
     language: str | None = None  # answer in this language (she just chose it), not the sender's
+    note: bool = False  # the message waits for the coordinator in Mensajes (a question, a voice note)
 
 
 def reply(template: str, **values) -> Reply:
@@ -56,6 +57,9 @@ class Context:
     now: datetime  # aware UTC
     today: date  # the cooperative's calendar day
     source: Source = Source.SMS
+    text: str = ""  # the message's body as stored
+    media: tuple[str, ...] = ()  # the content types of its media (MediaContentTypeN)
+    location: bool = False  # she shared a location
 
     def language(self) -> str:
         """The language to answer in."""
@@ -64,6 +68,11 @@ class Context:
         if self.contacts:
             return self.contacts[0].language
         return self.cooperative.language
+
+    @cached_property
+    def coordinator(self) -> str:
+        """The first name of the coordinator her messages reach ('' when the club has none)."""
+        return first_name_of(statements.coordinator_name(self.connection, self.cooperative.id))
 
     @cached_property
     def orders(self) -> list[OrderLine]:
@@ -125,7 +134,11 @@ HOLD = timedelta(hours=24)  # a "si" the next morning still counts; one a week l
 
 def first_name(member) -> str:
     """How the bot addresses her: 'Rosa' for 'Rosa Mamani Quispe'."""
-    return member.name.split()[0] if member.name.split() else member.name
+    return first_name_of(member.name)
+
+
+def first_name_of(name: str) -> str:
+    return name.split()[0] if name.split() else name
 
 
 def progress(order) -> dict:

@@ -12,7 +12,7 @@ from bot.parsing import Intent
 from bot.phones import BadPhone, to_e164
 from bot.render import render, segments, septets
 from handlers.context import Context, Reply, first_name, progress, puzzled, reply, standing
-from handlers.report import choose_order
+from handlers.report import choose_order, day_of, when
 
 MAX_BROADCAST_SEGMENTS = 2  # what each member pays for one notice, the club's name included
 MAX_NAMES = 12  # "faltan" lists this many names, then "and N more"
@@ -110,7 +110,7 @@ def add_member(context: Context, intent: Intent) -> Reply:
 
 
 def record(context: Context, intent: Intent) -> Reply:
-    """Record pieces for a member who told the coordinator in person."""
+    """Record pieces for a member who told the coordinator in person ('anotar Rosa 20 ayer')."""
     found = find_member(context, intent.text)
     if isinstance(found, Reply):
         return found
@@ -118,18 +118,20 @@ def record(context: Context, intent: Intent) -> Reply:
     assigned = statements.active_orders(context.connection, cooperative_id=context.cooperative.id, member=her)
     chosen = []
     for item in intent.items:
-        order = choose_order(item.code, context.orders, [o for o in assigned if o.mine])
+        order = choose_order(item.code, context.orders, [o for o in assigned if o.mine
+                                                          and (not item.choices or o.code in item.choices)])
         if isinstance(order, list):
             if not order:
                 return puzzled("no_orders")
             return puzzled("which_order_for", name=found.name, codes=order, pieces=item.pieces)
-        chosen.append((item.pieces, order))
-    for pieces, order in chosen:
-        context.record(her, order, pieces, source=Source.COORDINATOR, recorded_by_id=context.member.id)
+        chosen.append((item.pieces, order, day_of(context, item)))
+    for pieces, order, day in chosen:
+        context.record(her, order, pieces, source=Source.COORDINATOR, recorded_by_id=context.member.id,
+                       day=day)
     return reply(
         "recorded_for",
         name=found.name,
-        items=[{"pieces": pieces, **progress(order)} for pieces, order in chosen],
+        items=[{"pieces": pieces, **progress(order), **when(context, day)} for pieces, order, day in chosen],
         month=context.month_total(her),
     )
 
