@@ -1,4 +1,5 @@
-"""Where outbound messages go: one small class per channel, one method each.
+"""Where outbound messages go: one small class per channel, one method each; and the one
+place inbound media (voice notes, photos) are fetched from Twilio.
 
 TwilioChannel is the only code in the project that imports twilio.rest.
 """
@@ -187,3 +188,63 @@ def channel_for(settings: Settings) -> Channel:
     if settings.messaging_backend == "twilio":
         return TwilioChannel(settings)
     return Console()
+
+
+# --- inbound media ---------------------------------------------------------------------------
+
+MAX_MEDIA_BYTES = 16 * 1024 * 1024  # WhatsApp's limit for one file
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One medium as Twilio keeps it: its bytes and their type."""
+
+    content: bytes
+    content_type: str
+
+
+class MediaError(Exception):
+    """Why a medium could not be fetched, with the HTTP status the dashboard answers."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def media_url_is_ours(settings: Settings, url: str) -> bool:
+    """Whether `url` is one of our account's message media at Twilio (nothing else is fetched)."""
+    account = settings.twilio_account_sid
+    return bool(account) and url.startswith(f"{TWILIO_ORIGIN}/2010-04-01/Accounts/{account}/Messages/") \
+        and "/Media/" in url and ".." not in url and "?" not in url and "#" not in url
+
+
+def fetch_media(settings: Settings, url: str, *, timeout: float = TIMEOUT) -> Fetched:
+    """A voice note or photo a member sent, fetched with the account's credentials.
+
+    Twilio answers with a redirect to a short-lived link on its CDN; requests does not carry
+    the credentials to another host, so only Twilio's API ever sees the token.
+    """
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        raise MediaError(503, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed to fetch media")
+    if not media_url_is_ours(settings, url):
+        raise MediaError(404, "Not a medium of this account")
+    target = settings.twilio_api_base_url.rstrip("/") + url[len(TWILIO_ORIGIN):]
+    try:
+        with requests.get(target, auth=(settings.twilio_account_sid, settings.twilio_auth_token),
+                          timeout=timeout, stream=True, allow_redirects=True) as answer:
+            if answer.status_code in (401, 403):
+                raise MediaError(502, CREDENTIALS_REFUSED)
+            if answer.status_code == 404:
+                raise MediaError(404, "Twilio no longer has this medium")
+            if answer.status_code >= 400:
+                raise MediaError(502, f"Twilio answered {answer.status_code}")
+            content = bytearray()
+            for chunk in answer.iter_content(64 * 1024):
+                content += chunk
+                if len(content) > MAX_MEDIA_BYTES:
+                    raise MediaError(502, "The medium is larger than 16 MB")
+            return Fetched(bytes(content), answer.headers.get("Content-Type", "application/octet-stream"))
+    except requests.Timeout as error:
+        raise MediaError(504, "Twilio did not answer in time") from error
+    except requests.RequestException as error:
+        raise MediaError(502, "Could not reach Twilio") from error

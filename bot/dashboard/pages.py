@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import uuid
 from datetime import date
@@ -13,23 +14,35 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from sqlalchemy import select, update
 from werkzeug.routing import IntegerConverter
 
-from bot import admin, clock, puntada, statements, store
+from bot import admin, channels, clock, puntada, statements, store
 from bot.dashboard import queries
 from bot.dashboard.access import coordinators_only, signed_in, visible_order
 from bot.dashboard.chart import burn_up
 from bot.dashboard.web import db, load, no_store
 from bot.db import unit_of_work
 from bot.inbound import Inbound, receive
-from bot.models import Channel, Cooperative, InboundMessage, Member, Order, OrderStatus, Role, Source
+from bot.models import (
+    Channel,
+    Cooperative,
+    InboundMedia,
+    InboundMessage,
+    Member,
+    Order,
+    OrderStatus,
+    Role,
+    Source,
+)
 from bot.parsing import MAX_PIECES
 from bot.phones import address_for
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("dashboard", __name__)
 blueprint.before_request(load)
 blueprint.after_request(no_store)
 MAX_QUANTITY = 10_000_000
 CONVERSATION = 12  # messages the simulator shows
 MAX_ID = 2**31 - 1
+MAX_MEDIA = 10  # Twilio's media per message
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what Excel and LibreOffice take as a formula
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # the months pay can be asked for
 
@@ -218,7 +231,8 @@ def set_active(member_id: int):
 @blueprint.get("/messages")
 @coordinators_only
 def messages():
-    """Messages the bot did not understand, and what it sent and whether it arrived."""
+    """Messages waiting for the coordinator (not understood, questions, news, voice notes and
+    photos), and what the bot sent and whether it arrived."""
     return _messages_page(errors={})
 
 
@@ -226,7 +240,7 @@ def _messages_page(*, errors: dict, status: int = 200):
     cooperative = g.viewer.cooperative
     page = render_template(
         "messages.html",
-        inbound=queries.not_understood(session=db(), cooperative=cooperative),
+        waiting=queries.waiting(session=db(), cooperative=cooperative),
         outbox=queries.recent_outbox(session=db(), cooperative=cooperative),
         orders=store.active_orders(session=db(), cooperative_id=cooperative.id),
         errors=errors,
@@ -265,6 +279,9 @@ def record_for_her(message_id: int):
     if errors:
         return _messages_page(errors={message_id: errors}, status=400)
     moment = clock.now()
+    # Her pieces belong to the day she sent them: a message of 29 November recorded on 1 December
+    # is November's work, and November's pay.
+    day = clock.today(cooperative, message.received_at)
     with unit_of_work(puntada().engine) as work:
         # Claim the message first: of a repeat (double click, back button, two coordinators) only one
         # records, and a message the bot understood (its pieces already counted) is never recorded again.
@@ -280,7 +297,7 @@ def record_for_her(message_id: int):
             connection = work.connection()
             statements.record_report(
                 connection, member=member, order=statements.order(connection, order_id), pieces=pieces,
-                at=moment, day=clock.today(cooperative, moment), source=Source.DASHBOARD,
+                at=moment, day=day, source=Source.DASHBOARD,
                 inbound_id=message.id, recorded_by_id=g.viewer.member.id,
             )
     if claimed is None:
@@ -288,6 +305,30 @@ def record_for_her(message_id: int):
         return _messages_page(errors={}, status=409)
     flash(("flash.recorded", {"pieces": pieces, "name": member.name, "code": active[order_id].code}))
     return redirect(url_for("dashboard.messages"))
+
+
+@blueprint.get("/messages/<id:message_id>/media/<int:position>")
+@coordinators_only
+def medium(message_id: int, position: int):
+    """A voice note, photo or video a member sent, fetched from Twilio with the account's
+    credentials (they never reach the browser), shown in the page; other files are downloaded."""
+    message = _own_message(message_id)
+    item = db().get(InboundMedia, (message.id, position)) if position < MAX_MEDIA else None
+    if item is None:
+        abort(404)
+    try:
+        fetched = channels.fetch_media(puntada().settings, item.url)
+    except channels.MediaError as error:
+        log.warning("medium %s/%s not shown: %s", message.id, position, error.reason)
+        return Response(error.reason + "\n", status=error.status, mimetype="text/plain")
+    kind = fetched.content_type.split(";")[0].strip().lower()
+    inline = kind.split("/")[0] in ("audio", "image", "video") and kind != "image/svg+xml"
+    response = Response(fetched.content, mimetype=kind if inline else "application/octet-stream")
+    response.headers["Content-Disposition"] = (
+        "inline" if inline else f'attachment; filename="mensaje-{message.id}-{position}"')
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @blueprint.get("/pay")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session
 
 from bot import clock, store
@@ -14,6 +14,7 @@ from bot.models import (
     Assignment,
     Buyer,
     Cooperative,
+    InboundMedia,
     InboundMessage,
     Member,
     Order,
@@ -182,21 +183,35 @@ def buyer_members(*, session: Session, buyer: Buyer) -> list[tuple[Cooperative, 
     return result
 
 
-def not_understood(
-    *, session: Session, cooperative: Cooperative
-) -> list[tuple[InboundMessage, Member | None]]:
-    """Messages the bot could not act on that no coordinator has dealt with yet, newest first."""
+@dataclass(frozen=True)
+class Waiting:
+    """A message waiting for the coordinator: not understood, or a question, news or media for her."""
+
+    message: InboundMessage
+    member: Member | None
+    media: list[InboundMedia]
+
+
+def waiting(*, session: Session, cooperative: Cooperative) -> list[Waiting]:
+    """Messages for the coordinator that nobody has dealt with yet, newest first, with their media."""
     query = (
         select(InboundMessage, Member)
         .outerjoin(Member, Member.id == InboundMessage.member_id)
         .where(
             InboundMessage.cooperative_id == cooperative.id,
-            InboundMessage.understood.is_(False),
+            or_(InboundMessage.understood.is_(False), InboundMessage.for_coordinator.is_(True)),
             InboundMessage.handled.is_(False),
         )
         .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
     )
-    return [tuple(row) for row in session.execute(query)]
+    rows = [tuple(row) for row in session.execute(query)]
+    with_media = [m.id for m, _ in rows if m.num_media]
+    media: dict[int, list[InboundMedia]] = {}
+    if with_media:
+        for item in session.scalars(select(InboundMedia).where(InboundMedia.inbound_id.in_(with_media))
+                                    .order_by(InboundMedia.inbound_id, InboundMedia.position)):
+            media.setdefault(item.inbound_id, []).append(item)
+    return [Waiting(message, member, media.get(message.id, [])) for message, member in rows]
 
 
 def recent_outbox(*, session: Session, cooperative: Cooperative) -> list[tuple[Outbox, str | None]]:
