@@ -41,6 +41,14 @@ def pytest_configure(config) -> None:
         os.execve(sys.executable, sys.orig_argv, env)
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The understanding scores of tests/test_corpus.py, with every miss, at the end of the run."""
+    from tests.test_corpus import SCORES, summary
+
+    for line in summary(SCORES):
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> str:
     """A SQLite file migrated once; each test gets a copy."""
