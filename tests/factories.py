@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from bot import admin
 from bot.db import unit_of_work
-from bot.inbound import Inbound, receive
+from bot.inbound import Inbound, Media, receive
 from bot.models import Buyer, Cooperative, InboundMessage, Member, Order, Outbox, Report, Role
 
 COOP_NUMBER = "+59162000100"
@@ -55,13 +55,13 @@ def club(engine: Engine, *, plausible_max: int = 300, due: str = "2026-12-23") -
 
 
 def order(engine: Engine, club: Club, *, code: str, quantity: int = 1_000, buyer: str | None = None,
-          assign: str | None = None, due: str = "2026-12-15") -> Order:
+          assign: str | None = None, due: str = "2026-12-15", item: str = "manteles") -> Order:
     """Another order at the club."""
     with unit_of_work(engine) as session:
         if buyer and not session.scalars(select(Buyer).where(Buyer.name == buyer)).first():
             admin.add_buyer(session=session, name=buyer, contacts=(), language="es", region="BO")
         created = admin.add_order(session=session, cooperative=club.cooperative,
-                                  buyer_name=buyer or club.buyer.name, code=code, item="manteles",
+                                  buyer_name=buyer or club.buyer.name, code=code, item=item,
                                   quantity=quantity, due=due, assign=assign)
         created.created_at = STORY_START
         return created
@@ -72,6 +72,14 @@ def text(engine: Engine, sender: str, body: str, *, at: datetime | None = None,
     """Text the bot as `sender` and return its reply."""
     sid = sid or f"SM{next(_sids):032d}"
     return receive(engine, Inbound(sid, sender, to, body, at))
+
+
+def receive_media(engine: Engine, sender: str, body: str, media: list[tuple[str, str]], *,
+                  at: datetime | None = None, sid: str | None = None) -> str:
+    """Send a WhatsApp message with media (MediaUrlN, MediaContentTypeN) as Twilio would."""
+    sid = sid or f"MM{next(_sids):032d}"
+    return receive(engine, Inbound(sid, f"whatsapp:{sender}", f"whatsapp:{COOP_NUMBER}", body, at,
+                                   media=tuple(Media(url, kind) for url, kind in media)))
 
 
 def get(engine: Engine, model, ident):
@@ -105,6 +113,15 @@ def reports(engine: Engine, member_id: int | None = None) -> list[tuple[str, int
         query = query.where(Report.member_id == member_id)
     with Session(engine) as session:
         return [tuple(row) for row in session.execute(query)]
+
+
+def report_rows(engine: Engine, member_id: int | None = None) -> list[Report]:
+    """Every report row, oldest first."""
+    query = select(Report).order_by(Report.id)
+    if member_id is not None:
+        query = query.where(Report.member_id == member_id)
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(query))
 
 
 def outbox(engine: Engine) -> list[tuple[str, str, str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from io import BytesIO
 
@@ -31,6 +31,7 @@ from bot.models import (
     Role,
 )
 from tests import factories as f
+from tests import twilio_standin
 from tests.factories import ELENA, EXPORTER_CONTACT, JUANA, LIDIA, ROSA
 
 PAGES = ["/", "/orders/1", "/members", "/messages", "/pay", "/simulator"]
@@ -520,7 +521,7 @@ def test_juana_records_for_rosa_what_the_bot_did_not_understand(dash, client, en
     assert message.understood is False
     sign_in(client, engine)
     words = text_of(client.get("/messages").text)
-    assert "Mensajes que el bot no entendió (1) Rosa Mamani" in words
+    assert "Mensajes para usted (1) Rosa Mamani" in words
     assert "“ya hice las de ayer mas las de hoy”" in words
     answer = post(client, f"/messages/{message.id}/record", {"pieces": "0", "order": "1"})
     assert answer.status_code == 400
@@ -604,6 +605,55 @@ def test_another_clubs_message_is_not_hers(dash, client, engine, club, second_cl
     assert post(client, f"/messages/{message.id}/handled").status_code == 404
     assert post(client, f"/messages/{message.id}/record", {"pieces": "5", "order": "1"}).status_code == 404
     assert f.count(engine, Report) == 0
+
+
+def test_juana_hears_the_voice_note_and_sees_the_photo_the_token_never_reaches_her(
+        dash, settings, engine, club, second_club, now):
+    with twilio_standin.running() as twilio:
+        app = create_app(twilio_standin.settings_for(settings, twilio.url))
+        audio = twilio.keep_media("MM" + "1" * 32, "ME0", "audio/ogg", b"OggS voice")
+        photo = twilio.keep_media("MM" + "1" * 32, "ME1", "image/jpeg", b"\xff\xd8 photo")
+        f.receive_media(engine, LIDIA, "mira", [(audio, "audio/ogg"), (photo, "image/jpeg")], at=now,
+                        sid="MM" + "1" * 32)
+        viewer = sign_in(app.test_client(), engine)
+        page = viewer.get("/messages").text
+        message = f.inbound(engine, "MM" + "1" * 32)
+        assert f'<audio controls preload="none" src="/messages/{message.id}/media/0">' in page
+        assert f'<img src="/messages/{message.id}/media/1"' in page
+        assert twilio_standin.AUTH_TOKEN not in page and "api.twilio.com" not in page
+        answer = viewer.get(f"/messages/{message.id}/media/0")
+        assert (answer.status_code, answer.mimetype, answer.data) == (200, "audio/ogg", b"OggS voice")
+        assert answer.headers["Content-Disposition"] == "inline"
+        # Twilio's API got the credentials; its CDN, another host, got none.
+        seen = [(fetch.path.startswith("/cdn/"), fetch.authorization is not None) for fetch in twilio.fetches]
+        assert seen == [(False, True), (True, False)]
+        assert viewer.get(f"/messages/{message.id}/media/7").status_code == 404
+        other = sign_in(app.test_client(), engine, "+59171000201")
+        assert other.get(f"/messages/{message.id}/media/0").status_code == 404
+        app.extensions["puntada"].engine.dispose()
+
+
+def test_without_twilio_credentials_a_medium_is_unavailable(dash, client, engine, club, now):
+    url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Messages/MM{'2' * 32}/Media/ME0"
+    f.receive_media(engine, LIDIA, "", [(url, "audio/ogg")], at=now, sid="MM" + "2" * 32)
+    sign_in(client, engine)
+    message = f.inbound(engine, "MM" + "2" * 32)
+    answer = client.get(f"/messages/{message.id}/media/0")
+    assert (answer.status_code, answer.text) == (
+        503, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed to fetch media\n")
+
+
+def test_recorded_for_her_on_the_day_of_her_message(dash, client, engine, club, frozen):
+    sunday_night = clock.instant(club.cooperative, datetime(2026, 11, 29, 23, 30))
+    f.text(engine, ROSA, "ya termine las de hoy", at=sunday_night, sid="SM" + "9" * 32)
+    frozen(clock.instant(club.cooperative, datetime(2026, 12, 1, 9, 0)))  # Tuesday morning, December
+    sign_in(client, engine)
+    message = f.inbound(engine, "SM" + "9" * 32)
+    answer = post(client, f"/messages/{message.id}/record", {"pieces": "12", "order": "1"})
+    assert answer.location == "/messages"
+    with Session(engine) as session:
+        report = session.scalars(select(Report)).one()
+    assert (report.pieces, report.local_date) == (12, date(2026, 11, 29))  # November's work, November's pay
 
 
 # --- pay --------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from werkzeug.serving import make_server
 from bot import clock, create_app, demo
 from bot.config import Settings
 from bot.db import unit_of_work
+from bot.inbound import Inbound, Media, receive
 from bot.migrate import upgrade
 from bot.models import Outbox
 from tests import ROOT
@@ -43,7 +44,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("PUNTADA_SCREENSHOTS")
                else Path(tempfile.mkdtemp(prefix="puntada-screenshots-")))
 DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+PHONE = {"width": 360, "height": 780}  # a small Android phone
 # A Friday evening in El Alto: the demo's ten days of reports run from 17 to 26 November.
 DEMO_AT = datetime(2026, 11, 27, 18, 30, tzinfo=ZoneInfo("America/La_Paz"))
 
@@ -141,6 +142,17 @@ def test_a_coordinator_signs_in_follows_an_order_texts_the_bot_and_downloads_pay
     assert reply == "Sabina, anoté 20 en el pedido A. Tu mes: 398. Pedido A: 4.172/15.000 (27 %)"
     shoot(page, "simulator-desktop")
 
+    # Elena asks when they are paid, and sends a voice note: both wait for Juana in Mensajes.
+    receive(engine, Inbound("SM" + "e" * 32, "+59171500004", demo.NUMBER, "cuando nos pagan?"))
+    receive(engine, Inbound("MM" + "e" * 32, "whatsapp:+59171500004", f"whatsapp:{demo.NUMBER}", "",
+                            media=(Media(f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Messages/"
+                                         f"MM{'e' * 32}/Media/ME0", "audio/ogg"),)))
+    page.click("nav a:has-text('Mensajes')")
+    assert page.locator("h2").first.inner_text() == "Mensajes para usted (2)"
+    assert page.locator(".inbox audio").count() == 1
+    assert "cuando nos pagan?" in page.locator(".inbox").inner_text()
+    shoot(page, "messages-desktop")
+
     # November's pay, as CSV: Sabina's pieces on A, those 20 included, at Bs 3,50 each.
     page.click("nav a:has-text('Pagos')")
     with page.expect_download() as download_info:
@@ -159,7 +171,7 @@ def test_a_coordinator_signs_in_follows_an_order_texts_the_bot_and_downloads_pay
     phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
     small = phone.new_page()
     for path, name in (("/", "overview-phone"), (order_url[len(base):], "order-phone"),
-                       ("/simulator", "simulator-phone")):
+                       ("/simulator", "simulator-phone"), ("/messages", "messages-phone")):
         small.goto(base + path)
         assert small.locator("main h1").is_visible()
         assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

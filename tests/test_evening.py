@@ -44,9 +44,9 @@ EVENING = [
     (ROSA, 'cuanto llevo?',
      'Rosa, este mes llevas 52 piezas (hoy 52). Pedido A: 52/15.000 (0 %)'),
     (LIDIA, '20',
-     '¿Para qué pedido? Manda la letra y el numero, por ejemplo: A 20. Pedidos: A, B, C. No anoté nada.'),
+     '¿Para cual pedido son tus 20? A (blusas), B (manteles) o C (chalinas). Responde A, B o C.'),
     (LIDIA, 'A 10 B 5',
-     'Lidia, anoté 10 en A, 5 en B. Tu mes: 57. Pedido A: 62/15.000 (0 %). Pedido B: 5/1.000 (0 %)'),
+     'Lidia, anoté 10 en A, 5 en B. Tu mes: 57. A: 62/15.000 (0 %), B: 5/1.000 (0 %)'),
     (LIDIA, 'B 7',
      'Lidia, anoté 7 en el pedido B. Tu mes: 64. Pedido B: 12/1.000 (1 %)'),
     (LIDIA, 'Z 5',
@@ -86,7 +86,7 @@ EVENING = [
     (ELENA, '25',
      'Elena, recorded 25 on order A. Your month: 385. Order A: 447/15,000 (2 %)'),
     (JUANA, '20',
-     '¿Para qué pedido? Manda la letra y el numero, por ejemplo: A 20. Pedidos: A, B, C. No anoté nada.'),
+     '¿Para cual pedido son tus 20? A (blusas), B (manteles) o C (chalinas). Responde A, B o C.'),
     (JUANA, 'ayuda',
      ('Coordinadora: resumen, faltan, aviso <texto>, nueva <telefono> <nombre>, anotar <nombre> '
       '<piezas>. Tus piezas: 20 o A 20. Ayuda: ayuda')),
@@ -97,7 +97,7 @@ EVENING = [
       '2+ dias: 0.')),
     (EXPORTER_CONTACT, 'estado',
      ('Bartolina Sisa: A: 447/15.000 (2 %) blusas, entrega 23 dic, EN RIESGO. B: 12/1.000 (1 %) '
-      'manteles, entrega 15 dic, EN RIESGO. C: 42/40 (105 %) manteles, entrega 15 dic.')),
+      'manteles, entrega 15 dic, EN RIESGO. C: 42/40 (105 %) chalinas, entrega 15 dic.')),
     (STRANGER, 'hola',
      'Hola. Tu numero no esta registrado en Bartolina Sisa. Pide a tu coordinadora que te registre.'),
     (ROSA, 'baja',
@@ -116,7 +116,8 @@ FLOOD = [f"Rosa, anoté {n} en el pedido A. Tu mes: {m}. Pedido A: {t}/15.000 (3
 def test_an_evening_at_the_club(engine, now):
     club = f.club(engine)
     f.order(engine, club, code="B", quantity=1_000, assign=LIDIA)
-    f.order(engine, club, code="C", quantity=40, assign=LIDIA)  # small: milestones and completion
+    # Small: milestones and completion.
+    f.order(engine, club, code="C", quantity=40, assign=LIDIA, item="chalinas")
     with unit_of_work(engine) as session:
         session.get(Cooperative, club.cooperative.id).flood_limit = 6
     for i, (sender, body, reply) in enumerate(EVENING):

@@ -57,8 +57,9 @@ def _messages() -> list[tuple[str, str, int]]:
     rng = random.Random(200)
     forms = ["{n}", "hice {n}", "A {n}", "termine {n} piezas", "{n} blusas",
              "buenas tardes hoy {n} pzs gracias"]
+    # Each member's counts differ: the same count again within minutes is a resend, held and asked.
     rows = [(_phone(i), rng.choice(forms).format(n=n), n)
-            for i in range(MEMBERS) for n in (rng.randint(1, 40) for _ in range(MESSAGES_EACH))]
+            for i in range(MEMBERS) for n in rng.sample(range(1, 41), MESSAGES_EACH)]
     rng.shuffle(rows)
     return rows
 

@@ -50,14 +50,14 @@ def test_milestones_go_to_the_coordinator_once_each_and_completion_to_the_buyer(
         "Bartolina Sisa: el pedido S (manteles) llego al 50 %: 75/100.",
         "Bartolina Sisa: el pedido S (manteles) llego al 75 %: 75/100.",
     ]
-    f.text(engine, ROSA, "S 30", at=now)
+    f.text(engine, ROSA, "S 35", at=now)
     assert outbox(engine, "completion") == [
-        (EXPORTER_CONTACT, "Bartolina Sisa: su pedido S (manteles) esta completo: 105/100 piezas. Gracias!")]
+        (EXPORTER_CONTACT, "Bartolina Sisa: su pedido S (manteles) esta completo: 110/100 piezas. Gracias!")]
     f.text(engine, ROSA, "borrar", at=now)
-    f.text(engine, ROSA, "S 30", at=now)
+    f.text(engine, ROSA, "S 29", at=now)
     assert len(outbox(engine, "completion")) == 1
     assert len(outbox(engine, "milestone")) == 4
-    assert f.done(engine, small.id) == 105
+    assert f.done(engine, small.id) == 104
 
 
 def test_a_report_that_is_only_held_crosses_nothing_until_confirmed(engine, club, now):
@@ -120,13 +120,16 @@ def test_the_daily_digest(engine, club):
     thursday_evening = at(18).replace(tzinfo=UTC) + timedelta(hours=4)
     f.text(engine, ROSA, "120", at=thursday_evening)
     f.text(engine, LIDIA, "hola", at=thursday_evening)
+    # A question for her: answered kindly at once, counted in the digest, no SMS of its own.
+    f.text(engine, ELENA, "cuando nos pagan?", at=thursday_evening)
+    assert outbox(engine, "digest") == []
     assert jobs.run(engine, jobs.digest, at=at(18, 59)) == 0
     assert jobs.run(engine, jobs.digest, at=at(19, 0)) == 1
     assert jobs.run(engine, jobs.digest, at=at(19, 30)) == 0
     assert outbox(engine, "digest") == [(JUANA, (
         "Bartolina Sisa 26 nov. Hoy: 120 piezas. A: 120/15.000 (0 %), 620/dia necesario, "
         "ritmo 20/dia, fin 12 abr 2029, EN RIESGO. Sin reportar 2+ dias: Elena Quispe, Lidia Apaza. "
-        "No entendidos hoy: 1."))]
+        "Mensajes para ti hoy: 2."))]
 
 
 def test_at_risk_warnings_go_once_to_coordinators_and_buyers(engine, club):

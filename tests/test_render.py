@@ -19,18 +19,53 @@ LONG_NAME = "Maximiliana Guadalupe Mamani Quispe"  # the bot uses her first name
 FIRST = "Maximiliana"
 LONG_COOP = "Club de Madres Bartolina Sisa de la Zona Villa Ingenio El Alto"[:60]  # the longest allowed
 BIG = {"code": "MTX", "done": 149_999, "qty": 150_000}
+BIG2 = {"code": "ABC", "done": 99_999, "qty": 100_000}
+BIG3 = {"code": "XYZ", "done": 9_999, "qty": 10_000}
+TODAY, LONG_AGO = {"ago": 0, "day": date(2026, 11, 26)}, {"ago": 5, "day": date(2026, 11, 21)}
+ORDERS = [{"code": "MTX", "item": "servilletas"}, {"code": "ABC", "item": "polleras"},
+          {"code": "XYZ", "item": "chalinas"}]
 LONG = {
-    "recorded": dict(name=FIRST, items=[{"pieces": 99_999, **BIG}], month=999_999),
-    "recorded_two": dict(name=FIRST, items=[{"pieces": 300, **BIG}, {"pieces": 300, **BIG}],
-                         month=999_999),
-    "held": dict(name=FIRST, items=[{"code": "MTX", "pieces": 99_999}]),
-    "held_two": dict(name=FIRST, items=[{"code": "MTX", "pieces": 99_999}, {"code": "AB", "pieces": 9_999}]),
-    "which_order": dict(codes=["A", "B", "MT", "XYZ", "Q"], example=99_999),
-    "corrected": dict(name=FIRST, old=99_999, new=99_999, month=999_999, **BIG),
+    "recorded": dict(name=FIRST, items=[{"pieces": 99_999, **BIG, **LONG_AGO}], orders=[BIG], month=999_999),
+    "recorded:two": dict(name=FIRST, items=[{"pieces": 300, **BIG, **LONG_AGO},
+                                            {"pieces": 300, **BIG2, **TODAY}],
+                         orders=[BIG, BIG2], month=999_999),
+    # Three orders in one message (the "anoté 11 en A, 4 en M, 8 en C … completo!").
+    "recorded:three": dict(name=FIRST, items=[{"pieces": 300, **BIG, **LONG_AGO},
+                                              {"pieces": 300, **BIG2, **TODAY},
+                                              {"pieces": 300, **BIG3, **LONG_AGO}],
+                           orders=[{**BIG, "done": 150_000}, BIG2, {**BIG3, "done": 10_000}], month=999_999),
+    "held": dict(name=FIRST, items=[{"code": "MTX", "pieces": 99_999, **LONG_AGO}]),
+    "held:two": dict(name=FIRST, items=[{"code": "MTX", "pieces": 99_999, **LONG_AGO},
+                                        {"code": "AB", "pieces": 9_999, **LONG_AGO}]),
+    "check": dict(name=FIRST, items=[{"code": "MTX", "pieces": 99_999, **LONG_AGO}]),
+    "check:two": dict(name=FIRST, items=[{"code": "MTX", "pieces": 99_999, **LONG_AGO},
+                                         {"code": "AB", "pieces": 9_999, **LONG_AGO}]),
+    "which_order": dict(pieces=99_999, orders=ORDERS),
+    "not_her_order": dict(pieces=99_999, order=ORDERS[0], orders=ORDERS[1:]),
+    "media_pending": dict(kind="audio", pieces=99_999, orders=ORDERS),
+    "media_pending:photo": dict(kind="photo", pieces=99_999, orders=ORDERS),
+    "question_dropped": dict(name=FIRST, pieces=99_999),
+    "resent": dict(name=FIRST, pieces=99_999, minutes=10),
+    "already_recorded": dict(name=FIRST, pieces=99_999, code="MTX", month=999_999),
+    "nothing_done": dict(name=FIRST),
+    "several_orders": dict(orders=ORDERS),
+    "which_to_correct": dict(reports=[{"pieces": 99_999, "code": "MTX"}, {"pieces": 99_999, "code": "ABC"}]),
+    "how_many": dict(pieces=99_999),
+    "how_many_of": dict(item="servilletas", code="MTX"),
+    "how_many_of:any": dict(item=None, code=None),
+    "passed_on": dict(name=FIRST, coordinator="Maximiliana", held=[]),
+    "passed_on:held": dict(name=FIRST, coordinator="Maximiliana", held=[{"pieces": 99_999, "code": "MTX"}]),
+    "passed_on:nobody": dict(name=FIRST, coordinator="", held=[]),
+    **{f"media:{kind}": dict(kind=kind, coordinator="Maximiliana")
+       for kind in ("audio", "photo", "video", "sticker", "document", "location")},
+    "corrected": dict(name=FIRST, old=99_999, new=99_999, old_code="MTX", month=999_999, **BIG, **LONG_AGO),
+    "corrected:order": dict(name=FIRST, old=99_999, new=99_999, old_code="ABC", month=999_999, **BIG,
+                            **LONG_AGO),
+    "corrected:day": dict(name=FIRST, old=99_999, new=99_999, old_code="MTX", month=999_999, **BIG, **TODAY),
     "undone": dict(name=FIRST, pieces=99_999, month=999_999, **BIG),
     "rejected": dict(name=FIRST, pieces=99_999),
     "status": dict(name=FIRST, month=999_999, today=99_999, orders=[BIG]),
-    "status_three": dict(name=FIRST, month=999_999, today=99_999, orders=[BIG, BIG, BIG]),
+    "status:three": dict(name=FIRST, month=999_999, today=99_999, orders=[BIG, BIG, BIG]),
     "help": dict(codes=["A", "MT"]),
     "unknown_sender": dict(coop=LONG_COOP),
     "inactive": dict(coop=LONG_COOP),
@@ -41,16 +76,18 @@ MEMBER_TEMPLATES = {
     "wrong_number", "unknown_sender", "inactive", "coordinator_only", "no_orders",
     "nothing_to_correct", "nothing_to_undo", "nothing_to_confirm", "stopped", "started", "language",
     "help", "welcome", "stopped_contact", "recorded", "held", "which_order", "corrected", "undone",
-    "rejected", "status",
+    "rejected", "status", "check", "not_her_order", "media", "media_pending", "question_dropped", "resent",
+    "already_recorded", "nothing_done", "several_orders", "which_to_correct", "how_many", "how_many_of",
+    "passed_on",
 }
 PROBLEMS = ["", "empty", "no_number", "not_a_report", "unknown_code", "several_numbers", "decimal", "zero",
-            "too_big", "mixed_codes",
+            "too_big", "mixed_codes", "or_numbers", "which_day",
             "missing_text", "missing_phone", "missing_count"]
 
 
 def _cases():
     for name in sorted(MEMBER_TEMPLATES):
-        variants = [k for k in LONG if k == name or k.startswith(name + "_")] or [name]
+        variants = [k for k in LONG if k == name or k.startswith(name + ":")] or [name]
         for variant in variants:
             for language in LANGUAGES:
                 yield pytest.param(name, LONG.get(variant, {}), language, id=f"{variant}-{language}")

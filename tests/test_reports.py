@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from bot.models import InboundMessage, Member, Report
 from tests import factories as f
@@ -41,10 +41,7 @@ def test_elena_is_answered_in_english(engine, club, now):
 def test_with_two_orders_the_bot_asks_which_and_records_nothing(engine, club, now):
     f.order(engine, club, code="MT", assign=ROSA)
     reply = f.text(engine, ROSA, "20", at=now)
-    assert reply == (
-        "¿Para qué pedido? Manda la letra y el numero, por ejemplo: A 20. "
-        "Pedidos: A, MT. No anoté nada."
-    )
+    assert reply == "¿Para cual pedido son tus 20? A (blusas) o MT (manteles). Responde A o MT."
     assert f.reports(engine) == []
     inbound = f.count(engine, InboundMessage, InboundMessage.understood.is_(False))
     assert inbound == 1
@@ -59,20 +56,23 @@ def test_a_code_before_after_or_glued_chooses_the_order(engine, club, now):
     assert f.done(engine, mt.id) == 5
 
 
-def test_any_active_order_by_code_even_if_not_assigned(engine, club, now):
+def test_an_order_she_is_not_on_is_asked_about_and_recorded_when_she_insists(engine, club, now):
     f.order(engine, club, code="MT", assign=ROSA)
-    assert f.text(engine, LIDIA, "mt 3", at=now).startswith("Lidia, anoté 3 en el pedido MT.")
+    assert f.text(engine, LIDIA, "mt 3", at=now) == (
+        "¿Tus 3 son de MT (manteles)? No estas en ese pedido. Responde MT, o A (blusas).")
+    assert f.reports(engine) == []
+    insisted = f.text(engine, LIDIA, "MT", at=now + timedelta(minutes=1))
+    assert insisted.startswith("Lidia, anoté 3 en el pedido MT.")
     # Lidia's only assigned order is A: a bare count goes there.
-    assert f.text(engine, LIDIA, "10", at=now).startswith("Lidia, anoté 10 en el pedido A.")
+    bare = f.text(engine, LIDIA, "10", at=now + timedelta(minutes=2))
+    assert bare.startswith("Lidia, anoté 10 en el pedido A.")
+    assert f.reports(engine) == [("MT", 3, "accepted"), ("A", 10, "accepted")]
 
 
 def test_two_orders_in_one_message(engine, club, now):
     f.order(engine, club, code="B", quantity=2_000, assign=ROSA)
     reply = f.text(engine, ROSA, "A 10 B 5", at=now)
-    assert reply == (
-        "Rosa, anoté 10 en A, 5 en B. Tu mes: 15. "
-        "Pedido A: 10/15.000 (0 %). Pedido B: 5/2.000 (0 %)"
-    )
+    assert reply == "Rosa, anoté 10 en A, 5 en B. Tu mes: 15. A: 10/15.000 (0 %), B: 5/2.000 (0 %)"
     assert f.reports(engine) == [("A", 10, "accepted"), ("B", 5, "accepted")]
 
 
@@ -167,9 +167,20 @@ def test_help_and_a_message_the_bot_cannot_read(engine, club, now):
 
 
 def test_several_counts_without_codes_are_not_guessed(engine, club, now):
-    reply = f.text(engine, ROSA, "hice 20 ayer y 10 hoy", at=now)
-    assert reply == "Manda un solo numero por pedido, por ejemplo: 20 o A 10 B 5. No anoté nada."
+    reply = f.text(engine, ROSA, "hice 20 30", at=now)
+    assert reply == ("¿Cuantas piezas terminaste? Manda un solo numero por pedido, por ejemplo: 20. "
+                     "No anoté nada.")
     assert f.reports(engine) == []
+    assert f.text(engine, ROSA, "hice 20 o 25", at=now) == (
+        "¿Cual es el numero? Manda solo las piezas que terminaste, por ejemplo: 20. No anoté nada.")
+    assert f.reports(engine) == []
+
+
+def test_two_counts_on_two_days_are_two_reports(engine, club, now):
+    reply = f.text(engine, ROSA, "hice 20 ayer y 10 hoy", at=now)
+    assert reply == "Rosa, anoté 20 de ayer en A, 10 en A. Tu mes: 30. Pedido A: 30/15.000 (0 %)"
+    assert [(r.pieces, r.local_date) for r in f.report_rows(engine)] == [(20, date(2026, 11, 25)),
+                                                                          (10, date(2026, 11, 26))]
 
 
 def test_stop_and_start(engine, club, now):
@@ -269,7 +280,7 @@ def test_a_correction_while_a_large_count_waits_replaces_that_count(engine, club
 def test_a_large_correction_of_yesterday_can_be_confirmed_today(engine, club, now):
     f.text(engine, ROSA, "20", at=now - timedelta(hours=26))
     f.text(engine, ROSA, "corregir 400", at=now)
-    assert f.text(engine, ROSA, "si", at=now).startswith("Rosa, anoté 400 en el pedido A.")
+    assert f.text(engine, ROSA, "si", at=now).startswith("Rosa, anoté 400 de ayer en el pedido A.")
     assert f.reports(engine) == [("A", 20, "cancelled"), ("A", 400, "accepted")]
     assert f.done(engine, club.order.id) == 400
 
@@ -313,7 +324,7 @@ def test_her_messages_sent_twice_at_once_count_once(engine, club, now):
 
 
 def test_counts_that_are_not_finished_pieces_are_not_recorded(engine, club, now):
-    for text in ("me faltan 10", "llevo 200", "voy a hacer 20", "2 docenas"):
+    for text in ("me faltan 10", "llevo 200", "voy a hacer 20", "mañana termino 20"):
         assert f.text(engine, ROSA, text, at=now) == (
             "Solo anoto las piezas que terminaste, por ejemplo: hice 20. Tu total: total. No anoté nada."
         )

@@ -73,7 +73,7 @@ def test_a_locked_sqlite_database_spools_too(app, engine, club, settings, databa
 def test_a_replay_that_died_halfway_is_taken_up_again(engine, club, settings, now):
     directory = Path(settings.spool_dir)
     for i in range(3):
-        spool.append(directory, spool.Inbound(f"SM{i:032d}", ROSA, f.COOP_NUMBER, "4", now))
+        spool.append(directory, spool.Inbound(f"SM{i:032d}", ROSA, f.COOP_NUMBER, str(4 + i), now))
     spool._take(directory)  # a replay took the file, then its process was killed
     f.text(engine, ROSA, "4", at=now, sid=f"SM{0:032d}")  # and it had recorded the first one
     assert spool.replay(engine, directory) == spool.Replayed(recorded=2, repeated=1)

@@ -1,11 +1,14 @@
 """A local HTTP server that stands in for Twilio's Messages API and records what it is sent.
 
 It answers like Twilio: 201 with a message resource, or a scripted error with Twilio's
-JSON error body; it can also answer slowly, to make the client time out.
+JSON error body; it can also answer slowly, to make the client time out. It also keeps
+media the way Twilio does: a GET of a message's MediaUrl with the account's credentials is
+redirected to a short-lived link on another host (Twilio's CDN), which needs none.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -40,6 +43,14 @@ class Request:
     sid: str | None  # the SID the stand-in gave it, when it answered 201
 
 
+@dataclass(frozen=True)
+class Fetch:
+    """A GET the stand-in answered: its path and the Authorization header it came with."""
+
+    path: str
+    authorization: str | None
+
+
 @dataclass
 class TwilioStandIn:
     """Records every request; answers each To address from its script, else 201."""
@@ -48,6 +59,15 @@ class TwilioStandIn:
     scripts: dict[str, list[Answer]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    media: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # MediaUrl path -> (type, bytes)
+    fetches: list[Fetch] = field(default_factory=list)
+
+    def keep_media(self, message_sid: str, media_sid: str, content_type: str, content: bytes) -> str:
+        """Keep a medium as Twilio would; its MediaUrl (on api.twilio.com, as Twilio posts it)."""
+        path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{message_sid}/Media/{media_sid}"
+        with self.lock:
+            self.media[path] = (content_type, content)
+        return "https://api.twilio.com" + path
 
     @property
     def url(self) -> str:
@@ -89,6 +109,31 @@ class TwilioStandIn:
                     self._answer(answer.status, body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting, as intended
+
+            def do_GET(self) -> None:  # noqa: N802
+                with standin.lock:
+                    standin.fetches.append(Fetch(self.path, self.headers.get("Authorization")))
+                if self.path.startswith("/cdn/"):  # the CDN: the link itself is the permission
+                    kept = standin.media.get(self.path[len("/cdn"):])
+                    if kept is None:
+                        self._answer(404, {"message": "not found"})
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", kept[0])
+                    self.send_header("Content-Length", str(len(kept[1])))
+                    self.end_headers()
+                    self.wfile.write(kept[1])
+                    return
+                expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                elif self.path not in standin.media:
+                    self._answer(404, {"code": 20404, "message": "not found", "status": 404})
+                else:
+                    self.send_response(307)
+                    self.send_header("Location", f"http://localhost:{self.server.server_address[1]}/cdn{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
 
             def _answer(self, status: int, body: dict) -> None:
                 data = json.dumps(body).encode()
