@@ -196,7 +196,7 @@ def body_for(rng: random.Random, phone: str, world: World) -> str:
     roll = rng.random()
     if phone in world.on_b:
         forms = [f"A {n}", f"B {n}", f"{n}A", f"pedido B {n}", f"A {n} B {rng.randint(1, 9)}",
-                 f"hice {n} blusas", "total"]
+                 f"hice {n} blusas", "total", f"hice {n} blusas y {rng.randint(1, 9)} manteles"]
         return rng.choice(forms)
     if roll < 0.35:
         return str(n)
@@ -210,8 +210,12 @@ def body_for(rng: random.Random, phone: str, world: World) -> str:
         return f"A {n}"
     if roll < 0.88:
         return rng.choice(["total", "cuanto llevo", "estado", "status"])
-    if roll < 0.93:
+    if roll < 0.91:
         return rng.choice(["ayuda", "help", "?"])
+    if roll < 0.95:  # the longer messages members write, clause after clause
+        return rng.choice([f"buenas noches doña Juana, hoy hice {n} blusas, mañana le llevo. Bendiciones",
+                           f"hice {n} ayer y {rng.randint(1, 9)} hoy", "cuando nos pagan?",
+                           f"me dieron 40, termine {n}"])
     return rng.choice([f"{n} piezas", f"termine {n} piezas", f"hice {n}"])
 
 
